@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything the project needs, idempotently: a Python venv for the runner (CPU torch here),
+# and the npm packages for the gateway and the attack module. Run from anywhere: `bash scripts/setup.sh`.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+py="${PYTHON:-python3}"
+stamp_py=".venv/.installed-$(cat gpu-runner/pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp_py" ]; then
+  echo "setup: Python venv (.venv) for gpu-runner"
+  [ -x .venv/bin/python ] || "$py" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  # torch first and pinned: the CPU build lies on this machine's disk; a bare `torch` would pull a CUDA build.
+  if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+    .venv/bin/python -m pip install -q "torch==${TORCH_VERSION:-2.13.0}"
+  fi
+  .venv/bin/python -m pip install -q -e "gpu-runner[dev]"
+  rm -f .venv/.installed-*
+  touch "$stamp_py"
+fi
+
+if [ -f package-lock.json ]; then
+  stamp_js="node_modules/.installed-$(cat package-lock.json | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp_js" ]; then
+    echo "setup: npm packages"
+    npm ci --no-audit --no-fund --loglevel=error
+    touch "$stamp_js"
+  fi
+fi
