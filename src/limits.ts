@@ -1,0 +1,89 @@
+// Per-client rate limits (the Workers rate-limit binding) and the demo tier's caps. Each cap answers a
+// 4xx whose message names the cap, its value and how to get past it.
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "./errors";
+import type { AppEnv, Ctx } from "./env";
+
+export function rateLimit(): MiddlewareHandler<AppEnv> {
+  return async function rateLimit(c, next) {
+    const { tier, keyId, client } = c.var.auth;
+    if (tier === "demo") {
+      const { success } = await c.env.DEMO_LIMITER.limit({ key: `demo:${client}` });
+      if (!success)
+        throw new ApiError(
+          429,
+          "rate limit: the public demo tier allows 30 requests a minute per client; wait a minute, or use an API key",
+          {
+            code: "demo_rate_limit",
+            headers: { "retry-after": "60" },
+          },
+        );
+    } else if (tier === "key" && keyId) {
+      const { success } = await c.env.KEY_LIMITER.limit({ key: `key:${keyId}` });
+      if (!success)
+        throw new ApiError(
+          429,
+          "rate limit: this API key allows 600 requests a minute; slow down and retry",
+          {
+            code: "key_rate_limit",
+            headers: { "retry-after": "60" },
+          },
+        );
+    }
+    return next();
+  };
+}
+
+/** max_tokens within the caller's cap (demo or key). */
+export function capMaxTokens(c: Ctx, maxTokens: number, param = "max_tokens") {
+  const demo = c.var.auth.tier === "demo";
+  const cap = demo ? c.var.config.demo.maxTokens : c.var.config.keyMaxTokens;
+  if (maxTokens > cap)
+    throw new ApiError(
+      demo ? 403 : 422,
+      demo
+        ? `demo tier cap: ${param} ${maxTokens} is over the demo cap of ${cap}; lower it, or use an API key`
+        : `${param} ${maxTokens} is over this gateway's cap of ${cap} (KEY_MAX_TOKENS)`,
+      {
+        param,
+        code: demo ? "demo_max_tokens" : "max_tokens_cap",
+      },
+    );
+}
+
+/** Prompt length (characters) within the demo cap. */
+export function capPrompt(c: Ctx, chars: number, param: string) {
+  if (c.var.auth.tier !== "demo") return;
+  const cap = c.var.config.demo.maxPromptChars;
+  if (chars > cap)
+    throw new ApiError(
+      413,
+      `demo tier cap: the prompt is ${chars} characters, over the demo cap of ${cap}; shorten it, or use an API key`,
+      {
+        param,
+        code: "demo_prompt_length",
+      },
+    );
+}
+
+/** Variants the demo tier may use. */
+export function capVariant(c: Ctx, variant: string, param: string) {
+  if (c.var.auth.tier !== "demo") return;
+  const allowed = c.var.config.demo.variants;
+  if (!allowed.includes(variant))
+    throw new ApiError(
+      403,
+      `demo tier cap: variant "${variant}" is not open to the demo tier (allowed: ${allowed.join(", ")}); use an API key for the others`,
+      {
+        param,
+        code: "demo_variant",
+      },
+    );
+}
+
+export function requireKey(c: Ctx, what: string) {
+  if (c.var.auth.tier === "demo")
+    throw new ApiError(401, `${what} needs an API key: send "Authorization: Bearer <key>"`, {
+      code: "missing_api_key",
+    });
+}

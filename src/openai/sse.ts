@@ -1,0 +1,83 @@
+// Server-sent events, rewritten on the fly: each runner event becomes zero or more client events as it
+// arrives (no buffering of the whole answer); `done` resolves when the last byte has passed.
+export type SseMapper = {
+  event: (data: unknown) => unknown[]; // client payloads for one runner event
+  end: () => unknown[]; // client payloads after the runner's [DONE] (or its end)
+};
+
+export function mapSse(
+  body: ReadableStream<Uint8Array>,
+  mapper: SseMapper,
+): { stream: ReadableStream<Uint8Array>; done: Promise<void> } {
+  const dec = new TextDecoder();
+  const enc = new TextEncoder();
+  let buf = "";
+  let ended = false;
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+  const emit = (ctl: TransformStreamDefaultController<Uint8Array>, payloads: unknown[]) => {
+    if (payloads.length)
+      ctl.enqueue(
+        enc.encode(payloads.map((p) => `data: ${p === "[DONE]" ? p : JSON.stringify(p)}\n\n`).join("")),
+      );
+  };
+  const close = (ctl: TransformStreamDefaultController<Uint8Array>) => {
+    if (ended) return;
+    ended = true;
+    emit(ctl, [...mapper.end(), "[DONE]"]);
+  };
+  const handle = (ctl: TransformStreamDefaultController<Uint8Array>, block: string) => {
+    const data = block
+      .split("\n")
+      .filter((l) => l.startsWith("data:"))
+      .map((l) => l.slice(5).trimStart())
+      .join("\n");
+    if (!data) return;
+    if (data === "[DONE]") return close(ctl);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      return;
+    }
+    emit(ctl, mapper.event(parsed));
+  };
+  const t = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, ctl) {
+      buf += dec.decode(chunk, { stream: true }).replace(/\r\n/g, "\n");
+      let i: number;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        handle(ctl, buf.slice(0, i));
+        buf = buf.slice(i + 2);
+      }
+    },
+    flush(ctl) {
+      if (buf.trim()) handle(ctl, buf);
+      close(ctl);
+      finish();
+    },
+  });
+  // A client that goes away cancels the stream; the record must still be written.
+  return { stream: withCancel(body.pipeThrough(t), finish), done };
+}
+
+function withCancel(s: ReadableStream<Uint8Array>, onCancel: () => void): ReadableStream<Uint8Array> {
+  const reader = s.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(ctl) {
+      const { value, done } = await reader.read();
+      if (done) ctl.close();
+      else ctl.enqueue(value);
+    },
+    cancel(reason) {
+      onCancel();
+      return reader.cancel(reason);
+    },
+  });
+}
+
+export const sseHeaders = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  connection: "keep-alive",
+};

@@ -1,0 +1,209 @@
+// All talk to runners goes through here: targets in order with failover, a timeout per attempt
+// (AbortController, up to the response headers), retries only on 429/503 honouring Retry-After up to a cap,
+// passive health (a target that failed is tried last for a while) and active /health checks.
+// Bodies are returned as they come, so streams pass through unbuffered.
+import { ApiError } from "../errors";
+import type { Bindings, Config } from "../env";
+import { fetcherFor, tokenFor, type Target } from "./targets";
+
+export type RunnerCall = {
+  method?: "GET" | "POST";
+  path: string; // e.g. /v1/generate
+  pathFor?: (t: Target) => string; // a per-target path (openai engines get /v1/chat/completions)
+  body?: unknown;
+  kinds?: Target["kind"][]; // which kinds of target can serve this call (default: runner)
+  accept?: (t: Target) => boolean; // further filter, e.g. the engine serves the variant
+  bodyFor?: (t: Target) => unknown; // a per-target body (openai engines get their model names)
+  signal?: AbortSignal; // the client's; aborting it cancels the runner call
+};
+
+export type RunnerAnswer = { res: Response; target: Target; attempts: number };
+
+const downUntil = new Map<string, number>(); // target name -> epoch ms; per isolate
+const DOWN_FOR_MS = 10_000;
+
+export class RunnerPool {
+  constructor(
+    private env: Bindings,
+    private cfg: Config,
+  ) {}
+
+  targets(): Target[] {
+    const now = Date.now();
+    const up = this.cfg.targets.filter((t) => (downUntil.get(t.name) ?? 0) <= now);
+    const down = this.cfg.targets.filter((t) => (downUntil.get(t.name) ?? 0) > now);
+    return [...up, ...down];
+  }
+
+  async call(call: RunnerCall): Promise<RunnerAnswer> {
+    const kinds = call.kinds ?? ["runner"];
+    const candidates = this.targets().filter((t) => kinds.includes(t.kind) && (call.accept?.(t) ?? true));
+    if (candidates.length === 0)
+      throw new ApiError(
+        503,
+        `no runner target can serve ${call.path}: configure one of kind ${kinds.join(" or ")}`,
+      );
+    const failures: string[] = [];
+    let timedOut = false;
+    let attempts = 0;
+    for (const target of candidates) {
+      for (let retry = 0; ; retry++) {
+        attempts++;
+        const outcome = await this.attempt(target, call);
+        if (outcome.kind === "response") {
+          const { res } = outcome;
+          if ((res.status === 429 || res.status === 503) && retry < this.cfg.runner.retries) {
+            await res.body?.cancel();
+            await sleep(
+              Math.min(retryAfterMs(res.headers.get("retry-after")), this.cfg.runner.retryAfterCapMs),
+            );
+            continue;
+          }
+          if (res.status === 429 || res.status >= 500) {
+            failures.push(`${target.name}: HTTP ${res.status}`);
+            markDown(target);
+            await res.body?.cancel();
+            break;
+          }
+          downUntil.delete(target.name);
+          return { res, target, attempts };
+        }
+        if (call.signal?.aborted) throw new ApiError(499 as 400, "client closed the request");
+        timedOut ||= outcome.kind === "timeout";
+        failures.push(`${target.name}: ${outcome.reason}`);
+        markDown(target);
+        break;
+      }
+    }
+    const detail = failures.join("; ");
+    if (timedOut && failures.length === candidates.length)
+      throw new ApiError(504, `the runner timed out (${detail}); try again, or ask for fewer tokens`, {
+        type: "runner_timeout",
+      });
+    throw new ApiError(503, `no runner answered (${detail}); try again shortly`, {
+      headers: { "retry-after": "1" },
+    });
+  }
+
+  private async attempt(
+    target: Target,
+    call: RunnerCall,
+  ): Promise<{ kind: "response"; res: Response } | { kind: "timeout" | "error"; reason: string }> {
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort(call.signal?.reason);
+    call.signal?.addEventListener("abort", onAbort);
+    const timer = setTimeout(() => ctl.abort(new Error("timeout")), this.cfg.runner.timeoutMs);
+    const headers: Record<string, string> = { accept: "application/json, text/event-stream" };
+    const token = tokenFor(this.env, target);
+    if (token) headers.authorization = `Bearer ${token}`;
+    const body = call.bodyFor ? call.bodyFor(target) : call.body;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    try {
+      const req = new Request(target.url + (call.pathFor?.(target) ?? call.path), {
+        method: call.method ?? (body === undefined ? "GET" : "POST"),
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: ctl.signal,
+      });
+      const res = await fetcherFor(this.env, target)(req);
+      return { kind: "response", res };
+    } catch (e) {
+      if (ctl.signal.aborted && !call.signal?.aborted)
+        return { kind: "timeout", reason: `no answer within ${this.cfg.runner.timeoutMs} ms` };
+      return { kind: "error", reason: (e as Error).message || String(e) };
+    } finally {
+      clearTimeout(timer);
+      call.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** GET /health of every target, in parallel, with a short timeout. */
+  async health(timeoutMs = 2000): Promise<TargetHealth[]> {
+    return Promise.all(
+      this.cfg.targets.map(async (t): Promise<TargetHealth> => {
+        const started = Date.now();
+        const ctl = new AbortController();
+        const timer = setTimeout(() => ctl.abort(), timeoutMs);
+        try {
+          const path = t.kind === "runner" ? "/health" : "/v1/models";
+          const headers: Record<string, string> = {};
+          const token = tokenFor(this.env, t);
+          if (token) headers.authorization = `Bearer ${token}`;
+          const res = await fetcherFor(
+            this.env,
+            t,
+          )(new Request(t.url + path, { headers, signal: ctl.signal }));
+          const body = (await res.json().catch(() => null)) as HealthBody | null;
+          const ok = res.ok && body !== null;
+          if (ok) downUntil.delete(t.name);
+          else markDown(t);
+          const variants = t.kind === "runner" ? (body?.variants ?? []) : Object.keys(t.models ?? {});
+          return {
+            name: t.name,
+            kind: t.kind,
+            ok,
+            status: res.status,
+            latency_ms: Date.now() - started,
+            variants,
+            model: body?.model,
+          };
+        } catch (e) {
+          markDown(t);
+          return {
+            name: t.name,
+            kind: t.kind,
+            ok: false,
+            error: (e as Error).message || "unreachable",
+            latency_ms: Date.now() - started,
+            variants: [],
+          };
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+  }
+}
+
+type HealthBody = { status?: string; variants?: string[]; model?: unknown };
+export type TargetHealth = {
+  name: string;
+  kind: Target["kind"];
+  ok: boolean;
+  status?: number;
+  error?: string;
+  latency_ms: number;
+  variants: string[];
+  model?: unknown;
+};
+
+function markDown(t: Target) {
+  downUntil.set(t.name, Date.now() + DOWN_FOR_MS);
+}
+
+export function retryAfterMs(h: string | null): number {
+  if (!h) return 500;
+  const s = Number(h);
+  if (Number.isFinite(s)) return Math.max(0, s * 1000);
+  const at = Date.parse(h);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : 500;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Turns a runner's 4xx into the client's error, keeping its message and param. */
+export async function runnerError(res: Response, target: Target): Promise<ApiError> {
+  const text = await res.text();
+  let e: { type?: string; message?: string; param?: string } = {};
+  try {
+    const j = JSON.parse(text);
+    e = j.error ?? {};
+  } catch {
+    e = { message: text.slice(0, 500) };
+  }
+  const status = (res.status >= 400 && res.status < 600 ? res.status : 502) as 400;
+  return new ApiError(status, e.message ?? `runner ${target.name} answered HTTP ${res.status}`, {
+    type: e.type,
+    param: e.param ?? null,
+  });
+}

@@ -1,0 +1,35 @@
+// Gateway tests in the real workerd runtime (@cloudflare/vitest-pool-workers) with a real local D1, the
+// migrations applied, and a FAKE runner Worker (test/fixtures/fake-runner.mjs) behind the RUNNER service
+// binding. The end-to-end and browser tests run in Node: test/e2e/vitest.config.ts.
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("migrations");
+  return {
+    plugins: [
+      cloudflareTest({
+        main: "src/index.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            ADMIN_TOKEN: "test-admin-token",
+            RUNNER_TARGETS: JSON.stringify([{ name: "ok", url: "http://ok.runner" }]),
+            RUNNER_TIMEOUT_MS: "300",
+          },
+          serviceBindings: { RUNNER: "fake-runner" },
+          workers: [
+            {
+              name: "fake-runner",
+              modules: true,
+              scriptPath: "test/fixtures/fake-runner.mjs",
+              compatibilityDate: "2026-04-20",
+            },
+          ],
+        },
+      }),
+    ],
+    test: { include: ["test/**/*.test.ts"], exclude: ["test/e2e/**"], setupFiles: ["test/setup.ts"] },
+  };
+});
