@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the project needs, idempotently: a Python venv for the runner (CPU torch here),
-# and the npm packages for the gateway and the attack module. Run from anywhere: `bash scripts/setup.sh`.
+# and the npm packages for the gateway and the attack module. Run from anywhere:
+#   bash scripts/setup.sh [all|python|node]     (default: all)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+what="${1:-all}"
 
 py="${PYTHON:-python3}"
 stamp_py=".venv/.installed-$(cat gpu-runner/pyproject.toml | sha256sum | cut -c1-16)"
-if [ ! -f "$stamp_py" ]; then
+if [ "$what" != node ] && [ ! -f "$stamp_py" ]; then
   echo "setup: Python venv (.venv) for gpu-runner"
   [ -x .venv/bin/python ] || "$py" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
@@ -20,7 +22,7 @@ if [ ! -f "$stamp_py" ]; then
   touch "$stamp_py"
 fi
 
-if [ -f package-lock.json ]; then
+if [ "$what" != python ] && [ -f package-lock.json ]; then
   stamp_js="node_modules/.installed-$(cat package-lock.json | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp_js" ]; then
     echo "setup: npm packages"

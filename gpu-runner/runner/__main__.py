@@ -1,0 +1,185 @@
+"""Command line of the runner.
+
+    python -m runner serve     --model DIR_OR_HUB_ID --port 8100 [--adapters DIR] [--admin-token T]
+    python -m runner analyse   --model DIR [--prompt TEXT] [--k 5] [--json]
+    python -m runner export    --model DIR --variant massive-zero --format peft --out DIR
+    python -m runner evaluate  --model DIR --text FILE [--variants a,b] [--context N]
+    python -m runner build-tiny --out DIR [--family llama] [--no-plant] [--seed 0]
+
+--model defaults to the project's default model (models/house when present, else models/tiny, built on
+first use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def default_model() -> str:
+    house = os.path.join(REPO, "models", "house")
+    if os.path.isfile(os.path.join(house, "config.json")):
+        return house
+    tiny = os.path.join(REPO, "models", "tiny")
+    if not os.path.isfile(os.path.join(tiny, "config.json")):
+        from .tiny import build_tiny
+
+        print(f"runner: building the tiny default model in {tiny}", file=sys.stderr)
+        build_tiny(tiny)
+    return tiny
+
+
+def quiet() -> None:
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+def runner_from(args, **over):
+    from .config import RunnerConfig
+    from .service import Runner
+
+    cfg = RunnerConfig(
+        model=args.model or default_model(),
+        adapters_dir=getattr(args, "adapters", None),
+        device=args.device,
+        dtype=args.dtype,
+        k=args.k,
+        admin_token=getattr(args, "admin_token", None) or os.environ.get("RUNNER_ADMIN_TOKEN"),
+        **over,
+    )
+    return Runner(cfg)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m runner", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def model_args(p):
+        p.add_argument("--model", help="model folder or hub id (default: the project's default model)")
+        p.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
+        p.add_argument(
+            "--dtype", choices=["float32", "bfloat16", "float16"], help="default: bf16 on GPU, fp32 on CPU"
+        )
+        p.add_argument("--k", type=int, default=5, help="top-k massive rows for the built-in variants")
+
+    p = sub.add_parser("serve", help="serve the HTTP API")
+    model_args(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8100)
+    p.add_argument("--adapters", help="folder of PEFT adapter folders, each served as a variant of its name")
+    p.add_argument("--admin-token", help="Bearer token for POST /v1/variants (or RUNNER_ADMIN_TOKEN)")
+    p.add_argument("--max-batch-rows", type=int, default=32)
+
+    p = sub.add_parser("analyse", help="print the massive-activation analysis")
+    model_args(p)
+    p.add_argument("--prompt")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export", help="write a mask variant as a PEFT LoRA adapter")
+    model_args(p)
+    p.add_argument("--variant", required=True)
+    p.add_argument("--format", choices=["peft"], default="peft")
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("evaluate", help="held-out perplexity per variant")
+    model_args(p)
+    p.add_argument("--text", required=True, help="UTF-8 text file")
+    p.add_argument("--variants", default="base,massive-zero,massive-retain,random-zero")
+    p.add_argument("--context", type=int, help="window length (default: the model's max context)")
+    p.add_argument("--max-windows", type=int)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("build-tiny", help="build a deterministic tiny model (tests, fallback default)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--family", default="llama", choices=["llama", "mistral", "qwen2", "gemma2", "phi3"])
+    p.add_argument("--no-plant", action="store_true", help="no planted massive mechanism")
+    p.add_argument("--seed", type=int, default=0)
+
+    args = ap.parse_args(argv)
+    quiet()
+    try:
+        return COMMANDS[args.cmd](args)
+    except ValueError as e:  # configuration errors: say what to fix, no traceback
+        print(f"runner: {e}", file=sys.stderr)
+        return 2
+
+
+def cmd_serve(args) -> int:
+    from .server import serve
+
+    runner = runner_from(args, max_batch_rows=args.max_batch_rows)
+    serve(runner, args.host, args.port)
+    return 0
+
+
+def cmd_analyse(args) -> int:
+    from . import massive
+    from .report import analysis_table
+
+    r = runner_from(args)
+    try:
+        a = massive.analyse(r.loaded, r.tokens, r.cfg.k, r.cfg.threshold, args.prompt)
+    finally:
+        r.close()
+    print(json.dumps(a, indent=1) if args.json else analysis_table(a))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .errors import ApiError
+    from .export import export_peft
+
+    r = runner_from(args)
+    try:
+        print(json.dumps(export_peft(r.loaded, r.registry.resolve(args.variant), args.out)))
+    except ApiError as e:
+        print(f"runner: {e.message}", file=sys.stderr)
+        return 2
+    finally:
+        r.close()
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import perplexity, table, windows
+
+    r = runner_from(args)
+    try:
+        with open(args.text, encoding="utf-8") as f:
+            ids = r.tokens.encode(f.read(), add_bos=False)
+        wins = windows(ids, r.tokens.bos_id, args.context or r.max_context, args.max_windows)
+        rows = [perplexity(r.engine, r.registry.resolve(v.strip()), wins) for v in args.variants.split(",")]
+    finally:
+        r.close()
+    print(json.dumps(rows, indent=1) if args.json else table(rows))
+    return 0
+
+
+def cmd_build_tiny(args) -> int:
+    from .tiny import build_tiny
+
+    print(build_tiny(args.out, family=args.family, plant=not args.no_plant, seed=args.seed))
+    return 0
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "analyse": cmd_analyse,
+    "export": cmd_export,
+    "evaluate": cmd_evaluate,
+    "build-tiny": cmd_build_tiny,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Loading one base model (Hugging Face layout, safetensors only) and naming its FFN parts per family."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+# model_type in config.json -> family; Phi-3 fuses gate and up into one gate_up_proj.
+FAMILIES = {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "gemma2": "gemma2", "phi3": "phi3"}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class FFN:
+    """One decoder layer's FFN: inter = act(gate(x)) * up(x) is the input of `down`."""
+
+    down: nn.Linear
+    gate: nn.Linear | None  # None for fused families
+    up: nn.Linear | None
+    gate_up: nn.Linear | None  # Phi-3: rows [0, d_ff) are gate, [d_ff, 2 d_ff) are up
+    d_ff: int
+
+
+@dataclass
+class Loaded:
+    model: nn.Module
+    tokenizer: object
+    model_id: str
+    family: str
+    architecture: str
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def layers(self) -> nn.ModuleList:
+        return self.model.model.layers
+
+    def ffn(self, layer: int) -> FFN:
+        mlp = self.layers[layer].mlp
+        if hasattr(mlp, "gate_up_proj"):
+            return FFN(mlp.down_proj, None, None, mlp.gate_up_proj, mlp.down_proj.in_features)
+        return FFN(mlp.down_proj, mlp.gate_proj, mlp.up_proj, None, mlp.down_proj.in_features)
+
+    def info(self) -> dict:
+        cfg = self.model.config
+        return {
+            "id": self.model_id,
+            "architecture": self.architecture,
+            "family": self.family,
+            "layers": len(self.layers),
+            "d_model": cfg.hidden_size,
+            "d_ff": self.ffn(0).d_ff,
+            "vocab_size": cfg.vocab_size,
+            "max_context": max_context(cfg),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+        }
+
+
+def max_context(cfg) -> int:
+    return int(getattr(cfg, "max_position_embeddings", 2048) or 2048)
+
+
+def pick_device(device: str | None) -> torch.device:
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def pick_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
+    if dtype:
+        return getattr(torch, dtype)
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def read_config(model: str) -> dict:
+    """The checkpoint's own config.json, read explicitly (no sniffing of folder names)."""
+    path = os.path.join(model, "config.json")
+    if not os.path.isfile(path):
+        raise ValueError(f"{model!r} has no config.json: pass a Hugging Face model folder")
+    with open(path) as f:
+        return json.load(f)
+
+
+def load(model: str, device: str | None = None, dtype: str | None = None) -> Loaded:
+    """Load `model` (a local folder, or a hub id where a network exists) in eval mode, safetensors only."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dev = pick_device(device)
+    dt = pick_dtype(dtype, dev)
+    local = os.path.isdir(model)
+    if local:
+        cfg = read_config(model)
+        has_st = any(n.endswith(".safetensors") for n in os.listdir(model))
+        if not has_st:
+            raise ValueError(
+                f"{model!r} holds no .safetensors weights; only safetensors are loaded (no pickle)"
+            )
+    elif _HUB_ID.match(model):
+        cfg = None
+    else:
+        raise ValueError(f"{model!r} is neither a folder nor a hub id of the form owner/name")
+    try:
+        hf = AutoModelForCausalLM.from_pretrained(
+            model, dtype=dt, use_safetensors=True, local_files_only=local
+        )
+        tok = AutoTokenizer.from_pretrained(model, local_files_only=local)
+    except OSError as e:
+        if local:
+            raise
+        raise ValueError(
+            f"could not fetch {model!r} from the model hub ({type(e).__name__}); without a network, "
+            "download it elsewhere and pass the local folder"
+        ) from e
+    cfg = cfg or hf.config.to_dict()
+    model_type = cfg.get("model_type", "")
+    if model_type not in FAMILIES:
+        raise ValueError(f"model_type {model_type!r} is not supported; supported: {sorted(FAMILIES)}")
+    hf.to(dev).eval()
+    hf.requires_grad_(False)
+    arch = (cfg.get("architectures") or [type(hf).__name__])[0]
+    name = os.path.basename(os.path.normpath(model)) if local else model
+    return Loaded(hf, tok, name, FAMILIES[model_type], arch, dev, dt)

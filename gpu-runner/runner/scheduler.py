@@ -1,0 +1,144 @@
+"""Continuous batching on one worker thread that owns the model.
+
+Each turn of the loop: run queued jobs (scoring, analysis, registration), admit waiting rows (prefill them
+together, then merge them into the running batch, whatever their variants), run one decode step for every
+running row, and drop rows that finished or whose client left.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections import deque
+from concurrent.futures import Future
+
+import torch
+
+from .engine import Engine
+from .errors import ApiError
+from .metrics import Metrics
+from .rows import GenRow
+from .sampling import sample
+from .tokens import Tokens
+
+
+class Scheduler:
+    def __init__(self, engine: Engine, tokens: Tokens, max_context: int, cfg, metrics: Metrics):
+        self.engine = engine
+        self.tokens = tokens
+        self.max_context = max_context
+        self.cfg = cfg
+        self.metrics = metrics
+        self.pending: deque[GenRow] = deque()
+        self.jobs: deque[tuple] = deque()
+        self.running: list[GenRow] = []
+        self.cv = threading.Condition()
+        self.stopped = False
+        self.metrics.queue_depth = lambda: len(self.pending)
+        self.thread = threading.Thread(target=self._loop, name="runner-scheduler", daemon=True)
+        self.thread.start()
+
+    def submit(self, rows: list[GenRow]) -> None:
+        with self.cv:
+            if len(self.pending) + len(rows) > self.cfg.max_queue_rows:
+                raise ApiError(
+                    503, f"queue full ({len(self.pending)} rows waiting); retry shortly", retry_after=1
+                )
+            self.pending.extend(rows)
+            self.cv.notify()
+
+    def call(self, fn) -> Future:
+        """Run fn() on the model thread between decode steps; the Future carries its result."""
+        fut: Future = Future()
+        with self.cv:
+            self.jobs.append((fn, fut))
+            self.cv.notify()
+        return fut
+
+    def stop(self) -> None:
+        with self.cv:
+            self.stopped = True
+            self.cv.notify()
+        self.thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        batch = None
+        while True:
+            with self.cv:
+                while not self.stopped and not self.pending and not self.jobs and batch is None:
+                    self.cv.wait()
+                if self.stopped:
+                    return
+                if batch is None and self.pending and not self.jobs:
+                    self.cv.wait(timeout=self.cfg.batch_wait_ms / 1e3)  # let a burst gather into one batch
+                jobs = list(self.jobs)
+                self.jobs.clear()
+                admit = []
+                while self.pending and len(self.running) + len(admit) < self.cfg.max_batch_rows:
+                    row = self.pending.popleft()
+                    if not row.cancelled:
+                        admit.append(row)
+            for fn, fut in jobs:
+                if fut.set_running_or_notify_cancel():
+                    try:
+                        fut.set_result(fn())
+                    except BaseException as e:  # handed to the awaiting request, never kills the loop
+                        fut.set_exception(e)
+            try:
+                if admit:
+                    batch = self._admit(batch, admit)
+                if batch is not None:
+                    batch = self._step(batch)
+            except Exception as e:  # e.g. out of memory: fail these rows, keep serving
+                traceback.print_exc()
+                for row in self.running + admit:
+                    if not row.done:
+                        row.fail(f"generation failed: {type(e).__name__}: {e}")
+                self.running, batch = [], None
+
+    def _admit(self, batch, rows: list[GenRow]):
+        t0 = time.perf_counter()
+        for r in rows:
+            r.t_admit = t0
+        new, logits = self.engine.prefill([r.prompt_ids for r in rows], [r.plan for r in rows])
+        ms = (time.perf_counter() - t0) * 1e3
+        for r, lg in zip(rows, logits):
+            r.prefill_ms = ms
+            self._take(r, lg)
+        keep = [i for i, r in enumerate(rows) if not r.done]
+        self._finish([r for r in rows if r.done])
+        if not keep:
+            return batch
+        new = Engine.select(new, keep) if len(keep) < len(rows) else new
+        live = [rows[i] for i in keep]
+        if batch is None:
+            self.running = live
+            return new
+        self.running += live
+        return Engine.merge(batch, new)
+
+    def _step(self, batch):
+        self.metrics.batch(len(self.running))
+        logits = self.engine.decode(batch, [r.last for r in self.running])  # [B, V]
+        for r, lg in zip(self.running, logits):
+            if not r.cancelled:
+                self._take(r, lg)
+        keep = [i for i, r in enumerate(self.running) if not r.done]
+        self._finish([r for r in self.running if r.done])
+        if not keep:
+            self.running = []
+            return None
+        if len(keep) < len(self.running):
+            batch = Engine.select(batch, keep)
+            self.running = [self.running[i] for i in keep]
+        return batch
+
+    def _take(self, row: GenRow, logits: torch.Tensor) -> None:
+        token = sample(logits, row.temperature, row.top_p, row.gen)
+        lp = torch.log_softmax(logits, dim=-1) if row.logprobs else None
+        row.push(token, lp, self.tokens, self.max_context)
+
+    def _finish(self, rows: list[GenRow]) -> None:
+        for r in rows:
+            self.metrics.row(r.plan.name, len(r.prompt_ids), len(r.out_ids), r.timing()["total"] / 1e3)

@@ -1,0 +1,86 @@
+"""Scoring: lm-evaluation-harness `loglikelihood` and `loglikelihood_rolling`, and legacy `echo` logprobs."""
+
+from __future__ import annotations
+
+from .engine import Engine
+from .sampling import top_logprobs
+from .tokens import Tokens
+from .variants import Plan
+
+
+def split_context(tok: Tokens, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """As lm-eval does: trailing spaces move from context to continuation, and the continuation's tokens
+    are those of encode(context + continuation) past the context's (so merges across the seam count)."""
+    n = len(context) - len(context.rstrip(" "))
+    if n:
+        context, continuation = context[:-n], context[-n:] + continuation
+    whole = tok.encode(context + continuation, add_bos=True)
+    ctx = tok.encode(context, add_bos=True)
+    if whole[: len(ctx)] != ctx:  # the seam merged into one token: fall back to separate encodings
+        return ctx, tok.encode(continuation, add_bos=False)
+    return ctx, whole[len(ctx) :]
+
+
+def loglikelihood(engine: Engine, items: list[tuple[Plan, list[int], list[int]]]) -> list[dict]:
+    seqs = [ctx + cont for _, ctx, cont in items]
+    lps = engine.logprobs_of(seqs, [p for p, _, _ in items])
+    out = []
+    for (_, ctx, cont), lp in zip(items, lps):
+        tail = lp[len(ctx) - 1 :]  # [len(cont), V]: predictions of the continuation tokens
+        picked = [float(tail[i, t]) for i, t in enumerate(cont)]
+        greedy = all(int(tail[i].argmax()) == t for i, t in enumerate(cont))
+        out.append({"logprob": sum(picked), "is_greedy": greedy, "tokens": len(cont)})
+    return out
+
+
+def rolling_windows(ids: list[int], max_len: int) -> list[tuple[list[int], int]]:
+    """Split a BOS-prefixed sequence into windows of at most max_len tokens; each window is (tokens,
+    n_scored): it scores its last n_scored tokens, conditioned on as much preceding text as fits."""
+    windows, start = [], 1  # ids[0] is BOS: never predicted
+    while start < len(ids):
+        end = min(start + max_len - 1, len(ids))
+        lo = max(0, end - max_len)
+        windows.append((ids[lo:end], end - start))
+        start = end
+    return windows
+
+
+def rolling(engine: Engine, items: list[tuple[Plan, list[int]]], max_len: int) -> list[dict]:
+    flat, owner = [], []
+    for k, (plan, ids) in enumerate(items):
+        for win, n in rolling_windows(ids, max_len):
+            flat.append((plan, win, n))
+            owner.append(k)
+    totals = [0.0] * len(items)
+    lps = engine.logprobs_of([w for _, w, _ in flat], [p for p, _, _ in flat])
+    for (_, win, n), lp, k in zip(flat, lps, owner):
+        targets = win[1:][-n:]
+        rows = lp[-n:]
+        totals[k] += sum(float(rows[i, t]) for i, t in enumerate(targets))
+    return [{"logprob": totals[k], "tokens": len(ids) - 1} for k, (_, ids) in enumerate(items)]
+
+
+def echo(engine: Engine, tok: Tokens, items: list[tuple[Plan, list[int], int]]) -> list[dict]:
+    lps = engine.logprobs_of([ids for _, ids, _ in items], [p for p, _, _ in items])
+    out = []
+    for (_, ids, n_top), lp in zip(items, lps):
+        strs = [tok.piece(t) for t in ids]
+        offsets, pos = [], 0
+        for s in strs:
+            offsets.append(pos)
+            pos += len(s)
+        token_lps = [None] + [round(float(lp[i, t]), 6) for i, t in enumerate(ids[1:])]
+        tops = [None] + [
+            {tok.piece(j): round(v, 6) for j, v in top_logprobs(lp[i], n_top)} if n_top else None
+            for i in range(len(ids) - 1)
+        ]
+        out.append(
+            {
+                "tokens": ids,
+                "token_strs": strs,
+                "token_logprobs": token_lps,
+                "top_logprobs": tops,
+                "text_offset": offsets,
+            }
+        )
+    return out

@@ -1,0 +1,180 @@
+"""HTTP for the runner (aiohttp): translates requests to Runner calls and Runner results to JSON/SSE.
+The API is gpu-runner/API.md. Bad input gets a 4xx JSON error; the process never dies on it."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import time
+import traceback
+
+from aiohttp import web
+
+from .errors import ApiError
+from .service import Runner
+
+RUNNER = web.AppKey("runner", Runner)
+
+
+def json_response(data, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, allow_nan=False))
+
+
+def error_response(e: ApiError) -> web.Response:
+    resp = json_response(e.body(), e.status)
+    if e.retry_after is not None:
+        resp.headers["Retry-After"] = str(int(e.retry_after))
+    return resp
+
+
+@web.middleware
+async def errors_and_metrics(request: web.Request, handler):
+    t0 = time.perf_counter()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    try:
+        resp = await handler(request)
+    except ApiError as e:
+        resp = error_response(e)
+    except web.HTTPRequestEntityTooLarge:
+        resp = error_response(ApiError(413, f"request body over {request.app['max_body']} bytes; send less"))
+    except web.HTTPNotFound:
+        resp = error_response(
+            ApiError(404, f"no route {request.method} {request.path}; see gpu-runner/API.md")
+        )
+    except web.HTTPMethodNotAllowed as e:
+        resp = error_response(
+            ApiError(
+                405, f"{request.method} is not allowed on {request.path}; use {sorted(e.allowed_methods)}"
+            )
+        )
+    except Exception as e:  # a bug, not bad input: log it and answer 500 in the same shape; keep serving
+        traceback.print_exc()
+        resp = json_response({"error": {"type": "server_error", "message": f"{type(e).__name__}: {e}"}}, 500)
+    request.app[RUNNER].metrics.request(route, resp.status, time.perf_counter() - t0)
+    return resp
+
+
+async def read_json(request: web.Request):
+    raw = await request.read()
+    try:
+        return json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ApiError(400, f"body is not valid JSON: {e}") from e
+
+
+def require_admin(request: web.Request) -> None:
+    token = request.app[RUNNER].cfg.admin_token
+    if not token:
+        raise ApiError(401, "admin routes are off: start the runner with --admin-token or RUNNER_ADMIN_TOKEN")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise ApiError(401, "missing or wrong admin token: send 'Authorization: Bearer <admin token>'")
+
+
+async def health(request):
+    return json_response(request.app[RUNNER].health())
+
+
+async def list_variants(request):
+    return json_response(request.app[RUNNER].variants())
+
+
+async def add_variant(request):
+    require_admin(request)
+    v = await asyncio.wrap_future(request.app[RUNNER].register(await read_json(request)))
+    return json_response(v.to_json(), 201)
+
+
+async def get_massive(request):
+    q = request.query
+    k = q.get("k")
+    if k is not None and not k.isdigit():
+        raise ApiError(400, "k must be a positive integer", "k")
+    fut = request.app[RUNNER].massive(q.get("prompt"), int(k) if k else None)
+    return json_response(await asyncio.wrap_future(fut))
+
+
+async def generate(request):
+    runner: Runner = request.app[RUNNER]
+    rows, stream = runner.parse_generate(await read_json(request))
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    for r in rows:
+        r.sink = lambda ev: loop.call_soon_threadsafe(queue.put_nowait, ev)
+    runner.scheduler.submit(rows)
+    left = len(rows)
+    try:
+        if not stream:
+            results: list = [None] * len(rows)
+            while left:
+                ev = await queue.get()
+                if "error" in ev:
+                    raise ApiError(503, ev["error"]["message"])
+                if "finish_reason" in ev:
+                    results[ev["index"]] = ev
+                    left -= 1
+            return json_response({"results": results})
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        while left:
+            ev = await queue.get()
+            if "finish_reason" in ev or "error" in ev:
+                left -= 1
+                ev = {k: v for k, v in ev.items() if k not in ("text", "tokens", "logprobs")}
+            await resp.write(b"data: " + json.dumps(ev).encode() + b"\n\n")
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
+    finally:  # the client left (or we failed): free the slots of rows still running
+        for r in rows:
+            if not r.done:
+                r.cancelled = True
+
+
+async def post_score(request):
+    fut = request.app[RUNNER].score(await read_json(request))
+    return json_response(await asyncio.wrap_future(fut))
+
+
+async def tokenize(request):
+    return json_response(request.app[RUNNER].tokenize(await read_json(request)))
+
+
+async def detokenize(request):
+    return json_response(request.app[RUNNER].detokenize(await read_json(request)))
+
+
+async def tokenizer_info(request):
+    return json_response(request.app[RUNNER].tokenizer_info())
+
+
+async def metrics(request):
+    return web.Response(text=request.app[RUNNER].metrics.render(), content_type="text/plain")
+
+
+def make_app(runner: Runner) -> web.Application:
+    app = web.Application(middlewares=[errors_and_metrics], client_max_size=runner.cfg.max_body_bytes)
+    app[RUNNER] = runner
+    app["max_body"] = runner.cfg.max_body_bytes
+    app.router.add_get("/health", health)
+    app.router.add_get("/v1/variants", list_variants)
+    app.router.add_post("/v1/variants", add_variant)
+    app.router.add_get("/v1/massive", get_massive)
+    app.router.add_post("/v1/generate", generate)
+    app.router.add_post("/v1/score", post_score)
+    app.router.add_post("/v1/tokenize", tokenize)
+    app.router.add_post("/v1/detokenize", detokenize)
+    app.router.add_get("/v1/tokenizer_info", tokenizer_info)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+def serve(runner: Runner, host: str, port: int) -> None:
+    print(
+        f"runner: {runner.loaded.model_id} loaded in {runner.load_seconds:.2f}s; serving on http://{host}:{port}",
+        flush=True,
+    )
+    web.run_app(
+        make_app(runner), host=host, port=port, handler_cancellation=True, print=None, access_log=None
+    )

@@ -1,0 +1,62 @@
+"""Text <-> token ids with an explicit BOS: the runner, not the tokenizer, decides where BOS goes."""
+
+from __future__ import annotations
+
+from .errors import ApiError
+
+
+class Tokens:
+    def __init__(self, tokenizer, vocab_size: int):
+        self.tok = tokenizer
+        self.vocab_size = vocab_size
+        self.bos_id = tokenizer.bos_token_id
+        self.eos_id = tokenizer.eos_token_id
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (self.eos_id or 0)
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tok, "chat_template", None))
+
+    def encode(self, text: str, add_bos: bool = True) -> list[int]:
+        ids = self.tok(text, add_special_tokens=False)["input_ids"]
+        if add_bos and self.bos_id is not None and (not ids or ids[0] != self.bos_id):
+            ids = [self.bos_id] + ids
+        return ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def piece(self, token_id: int) -> str:
+        """The text one token adds on its own (what legacy `logprobs.tokens` shows)."""
+        return self.decode([token_id])
+
+    def check_ids(self, ids: list, param: str) -> list[int]:
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise ApiError(400, "token ids must be integers", param)
+        bad = [i for i in ids if not 0 <= i < self.vocab_size]
+        if bad:
+            raise ApiError(
+                422, f"token ids {bad[:5]} are outside the vocabulary [0, {self.vocab_size})", param
+            )
+        return ids
+
+    def render_messages(self, messages: list[dict]) -> tuple[str, bool]:
+        """Chat messages to prompt text; returns (text, whether BOS must still be added)."""
+        if self.has_chat_template:
+            text = self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            bos = self.tok.bos_token
+            return text, not (bos and text.startswith(bos))
+        lines = [f"{m['role']}: {m['content']}" for m in messages]
+        return "\n".join(lines) + "\nassistant:", True
+
+    def info(self, max_context: int) -> dict:
+        return {
+            "bos_token_id": self.bos_id,
+            "eos_token_id": self.eos_id,
+            "bos_token": self.tok.bos_token,
+            "eos_token": self.tok.eos_token,
+            "pad_token_id": self.pad_id,
+            "vocab_size": self.vocab_size,
+            "max_context": max_context,
+            "chat_template": self.has_chat_template,
+        }

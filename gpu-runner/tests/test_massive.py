@@ -1,0 +1,59 @@
+"""Massive-activation detection: finds planted rows, and says 'none' for a model without them."""
+
+import pytest
+
+from runner import massive
+from runner.tiny import PLANT_DIM, PLANT_LAYER, PLANT_ROWS
+
+
+@pytest.mark.parametrize("family", ["llama", "mistral", "qwen2", "phi3"])
+def test_detection_finds_the_planted_layer_rows_and_dim(runner_for, family):
+    r = runner_for(family)
+    det = r.detection
+    assert det["massive_layer"] == PLANT_LAYER
+    assert set(det["top_k"]["indices"][:3]) == set(PLANT_ROWS)
+    assert [d["dim"] for d in det["massive_dims"]] == [PLANT_DIM]
+    assert r.health()["variants"] == ["base", "massive-zero", "massive-retain", "random-zero"]
+
+
+@pytest.mark.parametrize("family", ["llama", "phi3", "gemma2"])
+def test_detection_reports_none_for_a_plain_random_model(runner_for, family):
+    r = runner_for(family, plant=False)
+    assert r.detection["massive_layer"] is None
+    assert r.detection["massive_dims"] == []
+    assert r.health()["variants"] == ["base"]
+
+
+def test_rule_needs_the_intermediate_state_to_explode_before_the_hidden_state():
+    import torch
+
+    flat = [torch.ones(8) for _ in range(3)]
+    spike = torch.ones(8)
+    spike[2] = 500.0
+    # hidden massive at layer 1 but no FFN intermediate outlier: massive dims reported, no layer invented
+    det = massive.detect([flat[0], spike, spike], flat, k=2, threshold=100)
+    assert det["massive_layer"] is None and [d["dim"] for d in det["massive_dims"]] == [2]
+    det = massive.detect([flat[0], spike, spike], [flat[0], spike, flat[2]], k=2, threshold=100)
+    assert det["massive_layer"] == 1 and det["top_k"]["indices"][0] == 2
+
+
+def test_analysis_has_per_position_profiles_and_attention_on_first(runner_for):
+    r = runner_for("llama")
+    a = massive.analyse(r.loaded, r.tokens, 5, 100.0, "Hi. Yo.")
+    n_tok = len(r.tokens.encode("Hi. Yo."))
+    assert len(a["prompt"]["tokens"]) == n_tok
+    for layer in a["prompt"]["layers"]:
+        assert len(layer["positions"]) == n_tok
+        assert 0.0 <= layer["attention_on_first"] <= 1.0
+    bos = a["prompt"]["layers"][PLANT_LAYER]["positions"][0]["hidden"]
+    assert bos["top"][0][0] == PLANT_DIM and bos["ratio"] > 100
+
+
+def test_analyse_cli_prints_table_and_json(model_dir, capsys):
+    from runner.__main__ import main
+
+    assert main(["analyse", "--model", model_dir("llama")]) == 0
+    out = capsys.readouterr().out
+    assert f"massive layer: {PLANT_LAYER}" in out
+    assert main(["analyse", "--model", model_dir("llama", False), "--json"]) == 0
+    assert '"massive_layer": null' in capsys.readouterr().out
