@@ -4,8 +4,8 @@ import copy
 
 import pytest
 import torch
-from conftest import hf_logits
 
+from conftest import hf_logits
 from runner.errors import ApiError
 from runner.export import mask_rows
 
