@@ -79,7 +79,11 @@ def main(argv=None) -> int:
     p.add_argument("--port", type=int, default=8100)
     p.add_argument("--adapters", help="folder of PEFT adapter folders, each served as a variant of its name")
     p.add_argument("--admin-token", help="Bearer token for POST /v1/variants (or RUNNER_ADMIN_TOKEN)")
-    p.add_argument("--max-batch-rows", type=int, default=32)
+    p.add_argument("--max-batch-rows", type=int, default=32, help="rows in one forward pass")
+    p.add_argument(
+        "--max-queue-rows", type=int, default=256, help="waiting rows beyond which requests get 503"
+    )
+    p.add_argument("--max-tokens", type=int, default=512, help="cap on max_tokens per row")
 
     p = sub.add_parser("analyse", help="print the massive-activation analysis")
     model_args(p)
@@ -118,7 +122,12 @@ def main(argv=None) -> int:
 def cmd_serve(args) -> int:
     from .server import serve
 
-    runner = runner_from(args, max_batch_rows=args.max_batch_rows)
+    runner = runner_from(
+        args,
+        max_batch_rows=args.max_batch_rows,
+        max_queue_rows=args.max_queue_rows,
+        max_tokens=args.max_tokens,
+    )
     serve(runner, args.host, args.port)
     return 0
 

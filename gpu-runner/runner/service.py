@@ -60,6 +60,7 @@ class Runner:
             "model": self.loaded.info(),
             "massive": {"layer": det["massive_layer"], "indices": det["top_k"]["indices"], "k": self.cfg.k},
             "variants": self.registry.names(),
+            "load": {"running_rows": len(self.scheduler.running), "queued_rows": len(self.scheduler.pending)},
         }
 
     def variants(self) -> dict:

@@ -1,0 +1,91 @@
+"""Scoring agrees with a direct log-softmax; rolling perplexity is exp(mean NLL); echo has legacy shape."""
+
+import math
+
+import pytest
+import torch
+
+from conftest import hf_logits
+from runner import score
+from runner.errors import ApiError
+
+
+def direct(r, ids):
+    return torch.log_softmax(hf_logits(r.loaded.model, ids), -1)  # [T, V]
+
+
+def test_loglikelihood_equals_a_direct_log_softmax(runner_for):
+    r = runner_for("llama", plant=False)
+    out = r.score({"requests": [{"context": "The cat sat", "continuation": " on the mat"}]}).result()[
+        "results"
+    ][0]
+    ctx, cont = score.split_context(r.tokens, "The cat sat", " on the mat")
+    lp = direct(r, ctx + cont)
+    want = sum(float(lp[len(ctx) - 1 + i, t]) for i, t in enumerate(cont))
+    greedy = all(int(lp[len(ctx) - 1 + i].argmax()) == t for i, t in enumerate(cont))
+    assert out["logprob"] == pytest.approx(want, abs=1e-4)
+    assert out["is_greedy"] == greedy and out["tokens"] == len(cont)
+
+
+def test_is_greedy_is_true_for_the_models_own_greedy_continuation(runner_for):
+    r = runner_for("llama", plant=False)
+    ids = r.tokens.encode("Once")
+    lp = direct(r, ids)
+    nxt = int(lp[-1].argmax())
+    cont_text = r.tokens.decode([nxt])
+    out = r.score({"requests": [{"context": "Once", "continuation": cont_text}]}).result()["results"][0]
+    assert out["is_greedy"] is True
+
+
+def test_rolling_perplexity_equals_exp_mean_nll(runner_for):
+    r = runner_for("llama", plant=False)
+    text = "Summer is warm and winter is cold."
+    out = r.score({"rolling": [{"text": text}]}).result()["results"][0]
+    ids = r.tokens.encode(text)
+    lp = direct(r, ids)
+    nll = -sum(float(lp[i, t]) for i, t in enumerate(ids[1:]))
+    assert out["tokens"] == len(ids) - 1
+    assert out["logprob"] == pytest.approx(-nll, abs=1e-3)
+    assert math.exp(-out["logprob"] / out["tokens"]) == pytest.approx(
+        math.exp(nll / (len(ids) - 1)), rel=1e-4
+    )
+
+
+def test_rolling_windows_cover_every_token_once():
+    ids = list(range(23))
+    for max_len in (4, 5, 23, 64):
+        wins = score.rolling_windows(ids, max_len)
+        scored = [t for w, n in wins for t in w[1:][-n:]]
+        assert scored == ids[1:]
+        assert all(len(w) <= max_len for w, _ in wins)
+
+
+def test_echo_gives_legacy_openai_logprobs(runner_for):
+    r = runner_for("llama", plant=False)
+    out = r.score({"echo": [{"prompt": "Hi there", "top_logprobs": 2}]}).result()["results"][0]
+    ids = r.tokens.encode("Hi there")
+    lp = direct(r, ids)
+    assert out["tokens"] == ids and out["token_logprobs"][0] is None and out["top_logprobs"][0] is None
+    assert out["token_logprobs"][1] == pytest.approx(float(lp[0, ids[1]]), abs=1e-4)
+    assert len(out["top_logprobs"][1]) == 2
+    assert out["text_offset"][1] == len(out["token_strs"][0])
+
+
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ({}, 400),
+        ({"requests": [], "rolling": []}, 400),
+        ({"requests": [{"context": "a"}]}, 400),
+        ({"requests": [{"context": "a", "continuation": ""}]}, 422),
+        ({"requests": [{"variant": "nope", "context": "a", "continuation": "b"}]}, 404),
+        ({"rolling": [{"text": ""}]}, 422),
+        ({"echo": [{"prompt": [1, 2, 10_000]}]}, 422),
+        ({"requests": [{"context": "a", "continuation": "b"}] * 100}, 413),
+    ],
+)
+def test_bad_score_requests_get_their_4xx(runner_for, body, status):
+    r = runner_for("llama", plant=False)
+    with pytest.raises(ApiError) as e:
+        r.score(body)
+    assert e.value.status == status
