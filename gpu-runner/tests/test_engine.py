@@ -154,3 +154,9 @@ def test_cancelled_rows_leave_the_batch(runner_for):
         threading.Event().wait(0.01)
     assert not r.scheduler.running
     assert len(row.out_ids) < 400
+
+
+def test_chat_messages_without_a_template_become_a_plain_transcript(runner_for):
+    r = runner_for("llama", plant=False)
+    ids = r.prompt_ids({"messages": [{"role": "user", "content": "Hi"}]}, "t")
+    assert r.tokens.decode(ids) == "<s>user: Hi\nassistant:"

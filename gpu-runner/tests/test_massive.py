@@ -1,5 +1,7 @@
 """Massive-activation detection: finds planted rows, and says 'none' for a model without them."""
 
+import os
+
 import pytest
 
 from runner import massive
@@ -57,3 +59,24 @@ def test_analyse_cli_prints_table_and_json(model_dir, capsys):
     assert f"massive layer: {PLANT_LAYER}" in out
     assert main(["analyse", "--model", model_dir("llama", False), "--json"]) == 0
     assert '"massive_layer": null' in capsys.readouterr().out
+
+
+def test_loading_says_what_to_fix(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from runner.__main__ import main
+
+    # a hub id without a network: a subprocess, since the hub library reads HF_HUB_OFFLINE at import
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "runner", "analyse", "--model", "some-org/some-model"]
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, env=env, cwd=os.path.dirname(os.path.dirname(__file__))
+    )
+    assert done.returncode == 2 and "could not fetch 'some-org/some-model'" in done.stderr
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
+    (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
+    assert main(["analyse", "--model", str(tmp_path)]) == 2
+    assert "only safetensors" in capsys.readouterr().err
+    assert main(["analyse", "--model", str(tmp_path / "missing-folder")]) == 2
+    assert "neither a folder nor a hub id" in capsys.readouterr().err
