@@ -13,7 +13,7 @@ Detection rule (stated once, tested in tests/test_massive.py):
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 
@@ -133,8 +133,14 @@ def rule_text(threshold: float) -> str:
     )
 
 
-def analyse(loaded: Loaded, tokens, k: int, threshold: float, prompt: str | None = None) -> dict:
-    """The full analysis as served by GET /v1/massive and printed by `python -m runner analyse`."""
+def analyse(loaded: Loaded, tokens, k: int, threshold: float, prompt: str | None = None, view=None) -> dict:
+    """The full analysis as served by GET /v1/massive and printed by `python -m runner analyse`.
+    `view` (a context manager applying one variant, e.g. massive-zero) analyses that variant instead."""
+    with view if view is not None else nullcontext():
+        return _analyse(loaded, tokens, k, threshold, prompt)
+
+
+def _analyse(loaded: Loaded, tokens, k: int, threshold: float, prompt: str | None) -> dict:
     hidden, inter = bos_profile(loaded, tokens.bos_id)
     result = {"model": loaded.model_id, "k": k, "threshold": threshold}
     result["bos"] = {

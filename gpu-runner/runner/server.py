@@ -91,7 +91,7 @@ async def get_massive(request):
     k = q.get("k")
     if k is not None and not k.isdigit():
         raise ApiError(400, "k must be a positive integer", "k")
-    fut = request.app[RUNNER].massive(q.get("prompt"), int(k) if k else None)
+    fut = request.app[RUNNER].massive(q.get("prompt"), int(k) if k else None, q.get("variant"))
     return json_response(await asyncio.wrap_future(fut))
 
 

@@ -18,7 +18,7 @@ from .metrics import Metrics
 from .rows import GenRow
 from .scheduler import Scheduler
 from .tokens import Tokens
-from .variants import FfnMask, Registry, Variant
+from .variants import FfnMask, Registry, Variant, apply_plans
 
 
 class Runner:
@@ -115,16 +115,21 @@ class Runner:
         return self.scheduler.call(run)
 
     # -- analysis ----------------------------------------------------------------------------------------
-    def massive(self, prompt: str | None, k: int | None):
+    def massive(self, prompt: str | None, k: int | None, variant: str | None = None):
         k = self.cfg.k if k is None else k
+        plan = self.registry.resolve(variant) if variant else None
         if not 1 <= k <= 64:
             raise ApiError(422, f"k must be in 1..64, got {k}", "k")
         if prompt is not None:
             if len(self.tokens.encode(prompt)) > 256:
                 raise ApiError(413, "prompt for /v1/massive is over 256 tokens; shorten it", "prompt")
-        return self.scheduler.call(
-            lambda: massive.analyse(self.loaded, self.tokens, k, self.cfg.threshold, prompt)
-        )
+
+        def run():
+            view = apply_plans(self.loaded, self.adapters, [plan]) if plan else None
+            result = massive.analyse(self.loaded, self.tokens, k, self.cfg.threshold, prompt, view)
+            return {**result, "variant": variant or "base"}
+
+        return self.scheduler.call(run)
 
     # -- generation --------------------------------------------------------------------------------------
     def parse_generate(self, body) -> tuple[list[GenRow], bool]:

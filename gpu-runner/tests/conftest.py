@@ -43,6 +43,7 @@ def runner_for(model_dir):
     def get(family: str = "llama", plant: bool = True, **cfg) -> Runner:
         key = (family, plant, tuple(sorted(cfg.items())))
         if key not in made:
+            cfg.setdefault("device", "cpu")  # fp32 references; tests/test_gpu.py covers CUDA
             made[key] = Runner(RunnerConfig(model=model_dir(family, plant), **cfg))
         return made[key]
 

@@ -42,7 +42,7 @@ def setup(model_dir, tmp_path_factory):
         "dora": make_adapter(base, os.path.join(root, "dora"), dora=True, seed=2),
         "zero-lora": make_adapter(base, os.path.join(root, "zero-lora"), zero=True, seed=3),
     }
-    runner = Runner(RunnerConfig(model=base, adapters_dir=str(root)))
+    runner = Runner(RunnerConfig(model=base, adapters_dir=str(root), device="cpu"))
     yield runner, refs, root
     runner.close()
 

@@ -55,7 +55,7 @@ def test_runner_serves_the_exported_adapter_like_the_mask(model_dir, tmp_path):
         )
         == 0
     )
-    r = Runner(RunnerConfig(model=model_dir("llama"), adapters_dir=str(adapters)))
+    r = Runner(RunnerConfig(model=model_dir("llama"), adapters_dir=str(adapters), device="cpu"))
     try:
         ids = r.tokens.encode("Winter is cold.")
         a, b = r.engine.logprobs_of(

@@ -25,7 +25,7 @@ def free_port() -> int:
 def server(model_dir):
     port = free_port()
     cmd = [sys.executable, "-m", "runner", "serve", "--model", model_dir("llama"), "--port", str(port)]
-    cmd += ["--admin-token", "t0ken", "--max-queue-rows", "6", "--max-tokens", "300"]
+    cmd += ["--device", "cpu", "--admin-token", "t0ken", "--max-queue-rows", "6", "--max-tokens", "300"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -61,6 +61,11 @@ def test_health_variants_and_massive(server):
     status, _, body = call(server, "/v1/massive?prompt=Hi.%20Yo.&k=3")
     a = json.loads(body)
     assert status == 200 and a["massive_layer"] == 1 and len(a["top_k"]["indices"]) == 3
+    a = json.loads(call(server, "/v1/massive?variant=massive-zero")[2])
+    assert a["variant"] == "massive-zero" and a["massive_layer"] is None, (
+        "zeroing the top-k removes the outlier"
+    )
+    assert call(server, "/v1/massive?variant=nope")[0] == 404
 
 
 def test_generate_three_variants_in_one_request(server):
