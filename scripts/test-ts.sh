@@ -6,15 +6,23 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+# The browser test drives Debian's chromium (playwright downloads nothing); install it once, as root in CI.
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo "== installing chromium (Debian package) for the demo-page test"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 
 echo "== prettier --check"
 npx prettier --check src test tsconfig.json vitest.config.ts .prettierrc
 
 echo "== tsc --noEmit"
-npx tsc --noEmit -p .
+npx tsc --noEmit -p . && npx tsc --noEmit -p test/e2e
 
 echo "== vitest (workerd, fake runner, real D1)"
 npx vitest run
+
+echo "== vitest e2e (real runner on the tiny model, gateway in wrangler dev, openai SDK, headless Chromium)"
+npx vitest run -c test/e2e/vitest.config.ts
 
 echo "== wrangler deploy --dry-run"
 # Building the container image needs Docker, which CI lacks: dry-run the same config with the image as a

@@ -43,7 +43,7 @@ export async function compare(c: Ctx): Promise<Response> {
     top_p: num(b, "top_p", 1, 0, 1),
     seed: optSeed(b) ?? 0,
     stop: stops(b),
-    logprobs: int(b, "top_logprobs", 0, 0, 20),
+    logprobs: int(b, "top_logprobs", 1, 0, 20),
   };
   Object.assign(c.var.record, { model: name, variant: variants.join(","), stream });
   const started = Date.now();
