@@ -13,7 +13,7 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
 fi
 
 echo "== prettier --check"
-npx prettier --check src test tsconfig.json vitest.config.ts .prettierrc
+npx prettier --check src test "bench/gateway/*.mjs" tsconfig.json vitest.config.ts .prettierrc
 
 echo "== tsc --noEmit"
 npx tsc --noEmit -p . && npx tsc --noEmit -p test/e2e
