@@ -33,10 +33,11 @@ app.use("*", (c, next) =>
     },
   })(c, next),
 );
-app.use("/v1/*", identify());
-app.use("/demo/*", identify({ demo: true }));
-app.use("/v1/*", rateLimit());
-app.use("/demo/*", rateLimit());
+app.use("/v1/*", identify(), rateLimit());
+app.use("/demo/*", identify(), rateLimit());
+app.use("/tokenize", identify(), rateLimit());
+app.use("/detokenize", identify(), rateLimit());
+app.use("/tokenizer_info", identify(), rateLimit());
 app.use("/admin/*", requireAdmin());
 
 app.get("/", demoPage);
@@ -51,6 +52,10 @@ app.get("/demo/massive", runner.demoMassive);
 app.get("/v1/tokenizer_info", runner.tokenizerInfo);
 app.post("/v1/tokenize", runner.tokenize);
 app.post("/v1/detokenize", runner.detokenize);
+// vLLM's tokenizer routes sit at the root, where lm-evaluation-harness's remote tokenizer looks for them.
+app.get("/tokenizer_info", runner.tokenizerInfo);
+app.post("/tokenize", runner.tokenize);
+app.post("/detokenize", runner.detokenize);
 app.post("/admin/keys", admin.createKey);
 app.get("/admin/keys", admin.listKeys);
 app.delete("/admin/keys/:id", admin.revokeKey);

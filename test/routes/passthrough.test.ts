@@ -73,3 +73,20 @@ describe("demo page", () => {
     expect(html).toContain('id="chart"');
   });
 });
+
+describe("lm-evaluation-harness remote tokenizer (mocked runner)", () => {
+  it("finds the tokenizer routes at the root too, as vLLM serves them", async () => {
+    const info = (await (await call("/tokenizer_info")).json()) as any;
+    expect(info.eos_token).toBe("</s>");
+    const t = (await (
+      await call("/tokenize", { body: { prompt: "ab", add_special_tokens: false } })
+    ).json()) as any;
+    expect(t.tokens).toEqual([100, 101]);
+    expect(((await (await call("/detokenize", { body: { tokens: [100] } })).json()) as any).prompt).toBe("a");
+  });
+
+  it('treats an empty "Bearer " header as no key (the demo tier), as sent without OPENAI_API_KEY', async () => {
+    const res = await call("/v1/models", { headers: { authorization: "Bearer " } });
+    expect(res.status).toBe(200);
+  });
+});
