@@ -64,7 +64,10 @@ def main():
     tok.model_max_length = cfg.context
     tok.save_pretrained(args.out)
     tc_path = args.out / "tokenizer_config.json"  # the class name that transformers 4.x and 5.x both know
-    tc = json.loads(tc_path.read_text()) | {"tokenizer_class": "PreTrainedTokenizerFast", "add_bos_token": False}
+    tc = json.loads(tc_path.read_text()) | {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "add_bos_token": False,
+    }
     for key in ("is_local", "local_files_only"):  # save_pretrained's bookkeeping, not settings
         tc.pop(key, None)
     tc_path.write_text(json.dumps(tc, indent=2) + "\n")
