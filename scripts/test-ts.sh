@@ -12,6 +12,15 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# lm-evaluation-harness for the test that scores a task through the gateway (its own venv; PyPI only).
+lmeval_stamp="build/lmeval/.installed-lm-eval-0.4.13"
+if [ ! -f "$lmeval_stamp" ]; then
+  echo "== installing lm-evaluation-harness 0.4.13 into build/lmeval"
+  python3 -m venv build/lmeval
+  build/lmeval/bin/pip install -q --disable-pip-version-check "lm-eval[api]==0.4.13"
+  touch "$lmeval_stamp"
+fi
+
 echo "== prettier --check"
 npx prettier --check src test "bench/gateway/*.mjs" tsconfig.json vitest.config.ts .prettierrc
 
