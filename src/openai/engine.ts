@@ -8,15 +8,19 @@ type EngineJson = { model?: string; usage?: { prompt_tokens?: number; completion
 export async function relayEngine(c: Ctx, res: Response, model: string, stream: boolean): Promise<Response> {
   const r = c.var.record;
   if (stream && res.body) {
-    const mapped = mapSse(res.body, {
-      event: (e) => {
-        const j = e as EngineJson;
-        if (j.usage)
-          ((r.promptTokens = j.usage.prompt_tokens), (r.completionTokens = j.usage.completion_tokens));
-        return [{ ...j, model }];
+    const mapped = mapSse(
+      res.body,
+      {
+        event: (e) => {
+          const j = e as EngineJson;
+          if (j.usage)
+            ((r.promptTokens = j.usage.prompt_tokens), (r.completionTokens = j.usage.completion_tokens));
+          return [{ ...j, model }];
+        },
+        end: () => [],
       },
-      end: () => [],
-    });
+      c.var.config.runner.timeoutMs,
+    );
     r.done = mapped.done;
     return c.body(mapped.stream, 200, sseHeaders);
   }

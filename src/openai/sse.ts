@@ -1,5 +1,6 @@
 // Server-sent events, rewritten on the fly: each runner event becomes zero or more client events as it
-// arrives (no buffering of the whole answer); `done` resolves when the last byte has passed.
+// arrives (no buffering of the whole answer); `done` resolves when the last byte has passed. A runner that
+// goes quiet for `idleMs` mid-stream is cut off with an error event, so a client never hangs.
 export type SseMapper = {
   event: (data: unknown) => unknown[]; // client payloads for one runner event
   end: () => unknown[]; // client payloads after the runner's [DONE] (or its end)
@@ -8,6 +9,7 @@ export type SseMapper = {
 export function mapSse(
   body: ReadableStream<Uint8Array>,
   mapper: SseMapper,
+  idleMs: number,
 ): { stream: ReadableStream<Uint8Array>; done: Promise<void> } {
   const dec = new TextDecoder();
   const enc = new TextEncoder();
@@ -58,19 +60,39 @@ export function mapSse(
     },
   });
   // A client that goes away cancels the stream; the record must still be written.
-  return { stream: withCancel(body.pipeThrough(t), finish), done };
+  return { stream: guarded(body.pipeThrough(t), idleMs, finish), done };
 }
 
-function withCancel(s: ReadableStream<Uint8Array>, onCancel: () => void): ReadableStream<Uint8Array> {
+function guarded(
+  s: ReadableStream<Uint8Array>,
+  idleMs: number,
+  onEnd: () => void,
+): ReadableStream<Uint8Array> {
   const reader = s.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(ctl) {
-      const { value, done } = await reader.read();
-      if (done) ctl.close();
-      else ctl.enqueue(value);
+      let timer = 0;
+      const idle = new Promise<"idle">(
+        (r) => (timer = setTimeout(() => r("idle"), idleMs) as unknown as number),
+      );
+      const got = await Promise.race([reader.read(), idle]);
+      clearTimeout(timer);
+      if (got === "idle") {
+        const error = {
+          message: `the runner sent nothing for ${idleMs} ms; the answer stops here`,
+          type: "runner_timeout",
+          param: null,
+          code: null,
+        };
+        ctl.enqueue(new TextEncoder().encode(`data: ${JSON.stringify({ error })}\n\ndata: [DONE]\n\n`));
+        ctl.close();
+        onEnd();
+        await reader.cancel("idle").catch(() => undefined);
+      } else if (got.done) ctl.close();
+      else ctl.enqueue(got.value);
     },
     cancel(reason) {
-      onCancel();
+      onEnd();
       return reader.cancel(reason);
     },
   });

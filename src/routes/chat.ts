@@ -60,6 +60,7 @@ export async function chatCompletions(c: Ctx): Promise<Response> {
         c.var.record.promptTokens = u.prompt_tokens;
         c.var.record.completionTokens = u.completion_tokens;
       }),
+      c.var.config.runner.timeoutMs,
     );
     c.var.record.done = done;
     return c.body(body, 200, sseHeaders);

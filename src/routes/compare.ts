@@ -68,40 +68,45 @@ export async function compare(c: Ctx): Promise<Response> {
   };
 
   if (stream) {
-    const { stream: body, done } = mapSse(answer.res.body!, {
-      event(e) {
-        const ev = e as RunnerEvent;
-        const side = sides[ev.index];
-        if (!side) return [];
-        const out: unknown[] = [];
-        if (ev.delta !== undefined || ev.tokens) {
-          side.text += ev.delta ?? "";
-          side.tokens.push(...(ev.tokens ?? []));
-          side.token_logprobs.push(
-            ...((ev.logprobs?.token_logprobs ?? []).filter((x) => x !== null) as number[]),
-          );
-          if (ev.delta) out.push({ type: "delta", index: ev.index, variant: side.variant, delta: ev.delta });
-        }
-        if (ev.finish_reason) {
-          side.finish_reason = finish(ev.finish_reason);
-          side.usage = ev.usage ?? null;
-          side.latency_ms = ev.timing_ms?.total ?? Date.now() - started;
-          out.push({
-            type: "done",
-            index: ev.index,
-            variant: side.variant,
-            finish_reason: side.finish_reason,
-            usage: side.usage,
-            latency_ms: side.latency_ms,
-          });
-        }
-        return out;
+    const { stream: body, done } = mapSse(
+      answer.res.body!,
+      {
+        event(e) {
+          const ev = e as RunnerEvent;
+          const side = sides[ev.index];
+          if (!side) return [];
+          const out: unknown[] = [];
+          if (ev.delta !== undefined || ev.tokens) {
+            side.text += ev.delta ?? "";
+            side.tokens.push(...(ev.tokens ?? []));
+            side.token_logprobs.push(
+              ...((ev.logprobs?.token_logprobs ?? []).filter((x) => x !== null) as number[]),
+            );
+            if (ev.delta)
+              out.push({ type: "delta", index: ev.index, variant: side.variant, delta: ev.delta });
+          }
+          if (ev.finish_reason) {
+            side.finish_reason = finish(ev.finish_reason);
+            side.usage = ev.usage ?? null;
+            side.latency_ms = ev.timing_ms?.total ?? Date.now() - started;
+            out.push({
+              type: "done",
+              index: ev.index,
+              variant: side.variant,
+              finish_reason: side.finish_reason,
+              usage: side.usage,
+              latency_ms: side.latency_ms,
+            });
+          }
+          return out;
+        },
+        end: () => {
+          record();
+          return [{ type: "summary", ...summary(id, name, sides) }];
+        },
       },
-      end: () => {
-        record();
-        return [{ type: "summary", ...summary(id, name, sides) }];
-      },
-    });
+      c.var.config.runner.timeoutMs,
+    );
     c.var.record.done = done;
     return c.body(body, 200, sseHeaders);
   }

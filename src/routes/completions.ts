@@ -91,6 +91,7 @@ export async function completions(c: Ctx): Promise<Response> {
     const { stream: body, done } = mapSse(
       answer.res.body!,
       completionChunks(id, r.model, texts, includeUsage, record),
+      c.var.config.runner.timeoutMs,
     );
     c.var.record.done = done;
     return c.body(body, 200, sseHeaders);

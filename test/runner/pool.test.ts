@@ -101,6 +101,19 @@ describe("runner pool (fake runner failing on purpose)", () => {
     expect(await gen("ok.g2.runner")).toBe(0);
   });
 
+  it("cuts a stream off with an error event when the runner goes quiet mid-answer", async () => {
+    const started = Date.now();
+    const res = await call("/v1/chat/completions", {
+      body: { ...body, stream: true },
+      env: targets({ name: "stall-h", url: "http://stall.h.runner" }),
+    });
+    const text = await res.text();
+    expect(text).toContain('"partial"');
+    expect(text).toContain('"type":"runner_timeout"');
+    expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
   it("reads Retry-After in seconds or as a date", () => {
     expect(retryAfterMs("2")).toBe(2000);
     expect(retryAfterMs(null)).toBe(500);
