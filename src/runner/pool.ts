@@ -92,7 +92,7 @@ export class RunnerPool {
     const ctl = new AbortController();
     const onAbort = () => ctl.abort(call.signal?.reason);
     call.signal?.addEventListener("abort", onAbort);
-    const timer = setTimeout(() => ctl.abort(new Error("timeout")), this.cfg.runner.timeoutMs);
+    const timer = setTimeout(() => ctl.abort(), this.cfg.runner.timeoutMs);
     const headers: Record<string, string> = { accept: "application/json, text/event-stream" };
     const token = tokenFor(this.env, target);
     if (token) headers.authorization = `Bearer ${token}`;
@@ -204,6 +204,7 @@ export async function runnerError(res: Response, target: Target): Promise<ApiErr
   const status = (res.status >= 400 && res.status < 600 ? res.status : 502) as 400;
   return new ApiError(status, e.message ?? `runner ${target.name} answered HTTP ${res.status}`, {
     type: e.type,
-    param: e.param ?? null,
+    // The runner names its own fields ("requests[0].max_tokens"); the client sent "max_tokens".
+    param: e.param?.replace(/^requests\[\d+\]\./, "") ?? null,
   });
 }

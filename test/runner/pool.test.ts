@@ -95,7 +95,7 @@ describe("runner pool (fake runner failing on purpose)", () => {
     expect(res.status).toBe(413);
     expect(((await res.json()) as any).error).toMatchObject({
       type: "request_too_large",
-      param: "requests[0].max_tokens",
+      param: "max_tokens",
       message: "max_tokens is over the runner's cap of 1000",
     });
     expect(await gen("ok.g2.runner")).toBe(0);
