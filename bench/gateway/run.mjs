@@ -12,7 +12,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Miniflare } from "miniflare";
 
@@ -254,7 +254,7 @@ try {
 
 Command: \`npm run bench:gateway\` (bench/gateway/run.mjs): ${N} requests per cell after ${WARMUP} warm-up
 requests, timed per request in the client. Run ${when} on ${cpus().length} CPU cores (${cpus()[0]?.model ?? "unknown CPU"}),
-Node ${process.version}, everything on loopback. Milliseconds.
+Node ${process.version}, load average ${loadavg()[0].toFixed(2)} at the end, everything on loopback. Milliseconds.
 
 - direct: POST /v1/generate on a stub runner (Node HTTP) that answers at once.
 - gateway: POST /v1/chat/completions with an API key through the gateway to that stub (key lookup, rate-limit
