@@ -2,18 +2,22 @@
 intermediate state (the input of down_proj), the massive layer, its top-k massive weights, attention sinks.
 
 Detection rule (stated once, tested in tests/test_massive.py):
-  1. Feed BOS alone. For each layer l take h_l (the layer's output) and inter_l (down_proj's input) at
-     position 0, and ratio(v) = max|v| / median|v|.
+  1. Run a reference text that starts with BOS. Position 0 of a causal model sees only BOS, so it is
+     exactly "BOS alone". For each layer l take h_l[0] (the layer's output) and inter_l[0] (down_proj's
+     input), and ratio(v) = max|v[0]| / median|v| where the median runs over every position and dimension
+     of that layer's state (the reference magnitude of Sun et al.; a BOS-only median would be inflated by
+     the BOS row itself).
   2. Massive activations exist iff some layer has ratio(h_l) >= threshold (default 100). Let L* be the first.
-  3. The massive layer is the first l <= L* whose intermediate state explodes: ratio(inter_l) >= threshold.
-     If none (no outlier, or one not born in an FFN), the massive layer is null and no top-k is reported.
+  3. The massive layer is the layer l <= L* whose intermediate state at BOS explodes most, among those with
+     ratio(inter_l) >= threshold. If none (no outlier, or one not born in an FFN), it is null: no top-k.
   4. Top-k massive weights: the k indices of largest |inter_l[0]|, i.e. rows of up_proj and gate_proj.
-  5. Massive hidden dims: dims of h_{L*} at BOS with |value| >= threshold * median.
+  5. Massive hidden dims: dims of h_{L*}[0] with |value| >= threshold * median.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 
 import torch
 
@@ -22,9 +26,20 @@ from .load import Loaded
 DEFAULT_PROMPT = "Summer is warm. Winter is cold. The cat sat on the mat, and the dog slept by the door."
 
 
-def stats(v: torch.Tensor, top: int = 3) -> dict:
+@dataclass
+class Profile:
+    """BOS rows and reference medians per layer, from one forward pass of a BOS-prefixed text."""
+
+    hidden: list[torch.Tensor]  # h_l[0], [D] each
+    inter: list[torch.Tensor]  # inter_l[0], [F] each
+    hidden_median: list[float]  # median |h_l| over all positions and dims
+    inter_median: list[float]
+
+
+def stats(v: torch.Tensor, median: float | None = None, top: int = 3) -> dict:
+    """Top-3 (dim, value) by |value|, the reference median (default: v's own), and max|v| / median."""
     a = v.float().abs()
-    med = a.median().item()
+    med = a.median().item() if median is None else median
     vals, idx = a.topk(min(top, a.numel()))
     return {
         "top": [[int(i), round(float(v[i]), 4)] for i in idx.tolist()],
@@ -33,10 +48,9 @@ def stats(v: torch.Tensor, top: int = 3) -> dict:
     }
 
 
-def _ratio(v: torch.Tensor) -> float:
-    a = v.float().abs()
-    med = a.median().item()
-    return a.max().item() / med if med > 0 else float("inf") if a.max() > 0 else 0.0
+def _ratio(v: torch.Tensor, median: float) -> float:
+    peak = v.float().abs().max().item()
+    return peak / median if median > 0 else (float("inf") if peak > 0 else 0.0)
 
 
 @contextmanager
@@ -70,33 +84,39 @@ def _save(store, i, output):
 
 
 @torch.no_grad()
-def bos_profile(loaded: Loaded, bos_id: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """h_l[0] and inter_l[0] for every layer, with BOS alone as input."""
-    ids = torch.tensor([[bos_id]], device=loaded.device)
+def bos_profile(loaded: Loaded, tokens, text: str = DEFAULT_PROMPT) -> Profile:
+    ids = torch.tensor([tokens.encode(text, add_bos=True)], device=loaded.device)
     with capture(loaded) as (hidden, inter):
         loaded.model(input_ids=ids, use_cache=False)
-    n = len(loaded.layers)
-    return [hidden[i][0, 0] for i in range(n)], [inter[i][0, 0] for i in range(n)]
+    n = range(len(loaded.layers))
+    return Profile(
+        hidden=[hidden[i][0, 0] for i in n],
+        inter=[inter[i][0, 0] for i in n],
+        hidden_median=[hidden[i][0].float().abs().median().item() for i in n],
+        inter_median=[inter[i][0].float().abs().median().item() for i in n],
+    )
 
 
-def detect(hidden: list[torch.Tensor], inter: list[torch.Tensor], k: int, threshold: float) -> dict:
-    """Apply the rule above to BOS-alone profiles."""
-    first_hidden = next((i for i, h in enumerate(hidden) if _ratio(h) >= threshold), None)
+def detect(p: Profile, k: int, threshold: float) -> dict:
+    """Apply the rule above."""
     out = {"massive_layer": None, "top_k": {"indices": [], "values": []}, "massive_dims": []}
-    if first_hidden is None:
+    h_ratio = [_ratio(h, m) for h, m in zip(p.hidden, p.hidden_median)]
+    first = next((i for i, r in enumerate(h_ratio) if r >= threshold), None)
+    if first is None:
         return out
-    h = hidden[first_hidden]
-    med = h.float().abs().median().item()
+    h, med = p.hidden[first], p.hidden_median[first]
     dims = (h.float().abs() >= threshold * med).nonzero().flatten().tolist()
-    out["massive_dims"] = [{"dim": d, "value": round(float(h[d]), 4), "layer": first_hidden} for d in dims]
-    layer = next((i for i in range(first_hidden + 1) if _ratio(inter[i]) >= threshold), None)
-    if layer is None:
+    out["massive_dims"] = [{"dim": d, "value": round(float(h[d]), 4), "layer": first} for d in dims]
+    f_ratio = {i: _ratio(p.inter[i], p.inter_median[i]) for i in range(first + 1)}
+    exploding = [i for i, r in f_ratio.items() if r >= threshold]
+    if not exploding:
         return out
-    vals, idx = inter[layer].float().abs().topk(k)
+    layer = max(exploding, key=f_ratio.get)
+    vals, idx = p.inter[layer].float().abs().topk(k)
     out["massive_layer"] = layer
     out["top_k"] = {
         "indices": idx.tolist(),
-        "values": [round(float(inter[layer][i]), 4) for i in idx.tolist()],
+        "values": [round(float(p.inter[layer][i]), 4) for i in idx.tolist()],
     }
     return out
 
@@ -117,8 +137,10 @@ def prompt_profile(loaded: Loaded, ids: list[int]) -> list[dict]:
     for i in range(len(loaded.layers)):
         att = out.attentions[i][0]  # [H, T, T]
         first = att[:, 1:, 0].float().mean().item() if att.shape[-1] > 1 else 1.0
+        h_med = hidden[i][0].float().abs().median().item()  # reference: the whole prompt at this layer
+        f_med = inter[i][0].float().abs().median().item()
         positions = [
-            {"pos": p, "hidden": stats(hidden[i][0, p]), "inter": stats(inter[i][0, p])}
+            {"pos": p, "hidden": stats(hidden[i][0, p], h_med), "inter": stats(inter[i][0, p], f_med)}
             for p in range(len(ids))
         ]
         layers.append({"layer": i, "positions": positions, "attention_on_first": round(first, 4)})
@@ -127,9 +149,10 @@ def prompt_profile(loaded: Loaded, ids: list[int]) -> list[dict]:
 
 def rule_text(threshold: float) -> str:
     return (
-        f"BOS alone; massive activations exist iff some layer's hidden state has max|h|/median|h| >= {threshold:g}; "
-        f"the massive layer is the first layer at or before it whose FFN intermediate state (input of down_proj) "
-        f"has max/median >= {threshold:g}; top-k = the k largest |intermediate| dims at BOS (rows of up/gate)."
+        f"BOS at position 0 of a reference text; ratio = max|value at BOS| / median|value over all positions|; "
+        f"massive activations exist iff some layer's hidden state has ratio >= {threshold:g} (first such layer L*); "
+        f"the massive layer is the layer <= L* whose FFN intermediate state (input of down_proj) has the largest "
+        f"ratio >= {threshold:g}; top-k = its k largest |intermediate| dims at BOS (rows of up/gate)."
     )
 
 
@@ -141,14 +164,20 @@ def analyse(loaded: Loaded, tokens, k: int, threshold: float, prompt: str | None
 
 
 def _analyse(loaded: Loaded, tokens, k: int, threshold: float, prompt: str | None) -> dict:
-    hidden, inter = bos_profile(loaded, tokens.bos_id)
+    p = bos_profile(loaded, tokens)
     result = {"model": loaded.model_id, "k": k, "threshold": threshold}
     result["bos"] = {
+        "reference": DEFAULT_PROMPT,
         "layers": [
-            {"layer": i, "hidden": stats(h), "inter": stats(f)} for i, (h, f) in enumerate(zip(hidden, inter))
-        ]
+            {
+                "layer": i,
+                "hidden": stats(p.hidden[i], p.hidden_median[i]),
+                "inter": stats(p.inter[i], p.inter_median[i]),
+            }
+            for i in range(len(p.hidden))
+        ],
     }
-    result.update(detect(hidden, inter, k, threshold))
+    result.update(detect(p, k, threshold))
     text = DEFAULT_PROMPT if prompt is None else prompt
     ids = tokens.encode(text, add_bos=True)
     result["prompt"] = {

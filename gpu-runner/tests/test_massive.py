@@ -26,17 +26,29 @@ def test_detection_reports_none_for_a_plain_random_model(runner_for, family):
     assert r.health()["variants"] == ["base"]
 
 
-def test_rule_needs_the_intermediate_state_to_explode_before_the_hidden_state():
+def profile(hidden, inter):
+    return massive.Profile(hidden, inter, [1.0] * len(hidden), [1.0] * len(inter))
+
+
+def test_rule_needs_an_exploding_intermediate_state_at_or_before_the_massive_hidden_state():
     import torch
 
-    flat = [torch.ones(8) for _ in range(3)]
+    flat = torch.ones(8)
     spike = torch.ones(8)
     spike[2] = 500.0
-    # hidden massive at layer 1 but no FFN intermediate outlier: massive dims reported, no layer invented
-    det = massive.detect([flat[0], spike, spike], flat, k=2, threshold=100)
+    big = torch.ones(8)
+    big[5] = 150.0
+    # hidden massive from layer 1 but no FFN intermediate outlier: massive dims reported, no layer invented
+    det = massive.detect(profile([flat, spike, spike], [flat, flat, flat]), k=2, threshold=100)
     assert det["massive_layer"] is None and [d["dim"] for d in det["massive_dims"]] == [2]
-    det = massive.detect([flat[0], spike, spike], [flat[0], spike, flat[2]], k=2, threshold=100)
+    # two layers cross the threshold: the one that explodes most wins; layers after L* do not count
+    det = massive.detect(profile([flat, spike, spike], [big, spike, spike * 10]), k=2, threshold=100)
     assert det["massive_layer"] == 1 and det["top_k"]["indices"][0] == 2
+    # ratios are against the reference median over all positions, not the BOS row's own median
+    many = torch.full((8,), 50.0)
+    p = massive.Profile([flat, many], [flat, many], [1.0, 0.4], [1.0, 0.4])
+    assert massive.detect(p, k=2, threshold=100)["massive_layer"] == 1
+    assert massive._ratio(many, many.abs().median().item()) == 1.0
 
 
 def test_analysis_has_per_position_profiles_and_attention_on_first(runner_for):
