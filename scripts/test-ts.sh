@@ -38,8 +38,8 @@ echo "== wrangler deploy --dry-run"
 # registry path (the Worker bundle, bindings, Durable Object and container declaration are all checked).
 ci_config=".wrangler-ci.toml"
 trap 'rm -f "$ci_config"' EXIT
-sed -e 's#^image = "./container/Dockerfile"#image = "registry.cloudflare.com/house-gateway/runner:latest"#' \
-    -e '/^image_build_context/d' wrangler.toml > "$ci_config"
+sed -e 's#^image = .*#image = "registry.cloudflare.com/house-gateway/runner:latest"#' \
+    -e '/^image_build_context/d' -e '/^image_vars/d' wrangler.toml > "$ci_config"
 log="$(mktemp)"
 npx wrangler deploy --dry-run --outdir dist -c "$ci_config" > "$log" 2>&1 || { cat "$log"; exit 1; }
 grep -q "runnercontainer" "$log" || { cat "$log"; echo "dry-run: the RunnerContainer container is missing"; exit 1; }

@@ -101,7 +101,8 @@ writeFileSync(
   buildConfig,
   raised
     .replace(/^image = .*$/m, 'image = "registry.cloudflare.com/house-gateway/runner:latest"')
-    .replace(/^image_build_context.*$/m, ""),
+    .replace(/^image_build_context.*$/m, "")
+    .replace(/^image_vars.*$/m, ""),
 );
 const state = mkdtempSync(join(tmpdir(), "house-bench-"));
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
