@@ -54,6 +54,7 @@ def runner_from(args, **over):
         dtype=args.dtype,
         k=args.k,
         admin_token=getattr(args, "admin_token", None) or os.environ.get("RUNNER_ADMIN_TOKEN"),
+        api_token=getattr(args, "api_token", None) or os.environ.get("RUNNER_TOKEN"),
         **over,
     )
     return Runner(cfg)
@@ -79,6 +80,7 @@ def main(argv=None) -> int:
     p.add_argument("--port", type=int, default=8100)
     p.add_argument("--adapters", help="folder of PEFT adapter folders, each served as a variant of its name")
     p.add_argument("--admin-token", help="Bearer token for POST /v1/variants (or RUNNER_ADMIN_TOKEN)")
+    p.add_argument("--api-token", help="shared secret every route but /health requires (or RUNNER_TOKEN)")
     p.add_argument("--max-batch-rows", type=int, default=32, help="rows in one forward pass")
     p.add_argument(
         "--max-queue-rows", type=int, default=256, help="waiting rows beyond which requests get 503"

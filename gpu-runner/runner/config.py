@@ -21,6 +21,7 @@ class RunnerConfig:
     max_queue_rows: int = 256  # rows waiting beyond which the runner answers 503
     batch_wait_ms: float = 2.0  # how long the scheduler waits to gather a batch when idle
     admin_token: str | None = None  # Bearer token for POST /v1/variants; None disables admin routes
+    api_token: str | None = None  # shared secret: when set, every route but /health needs this Bearer token
     max_body_bytes: int = 1 << 20  # request bodies above this get 413
 
     def __post_init__(self):

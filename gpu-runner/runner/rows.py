@@ -27,7 +27,7 @@ class GenRow:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
-    logprobs: int = 0
+    logprobs: int | None = None  # None: no logprobs; 0: the chosen token's; n: and n alternatives
     sink: object = None  # callable(event: dict), safe to call from the scheduler thread
     gen: torch.Generator = field(default=None, repr=False)
     out_ids: list[int] = field(default_factory=list)
@@ -60,7 +60,7 @@ class GenRow:
             self.out_ids.append(token)
             self.last = token
             self.text = tok.decode(self.out_ids)
-            if self.logprobs and logprobs is not None:
+            if self.logprobs is not None and logprobs is not None:
                 piece = tok.piece(token)
                 top = {tok.piece(i): round(v, 5) for i, v in top_logprobs(logprobs, self.logprobs)}
                 new_lp = {
@@ -130,7 +130,7 @@ class GenRow:
             "usage": self.usage(),
             "timing_ms": self.timing(),
         }
-        if self.logprobs:
+        if self.logprobs is not None:
             event["logprobs"] = self.lp
         self.sink(event)
 

@@ -136,7 +136,7 @@ class Scheduler:
 
     def _take(self, row: GenRow, logits: torch.Tensor) -> None:
         token = sample(logits, row.temperature, row.top_p, row.gen)
-        lp = torch.log_softmax(logits, dim=-1) if row.logprobs else None
+        lp = torch.log_softmax(logits, dim=-1) if row.logprobs is not None else None
         row.push(token, lp, self.tokens, self.max_context)
 
     def _finish(self, rows: list[GenRow]) -> None:

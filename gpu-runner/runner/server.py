@@ -33,6 +33,7 @@ async def errors_and_metrics(request: web.Request, handler):
     t0 = time.perf_counter()
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     try:
+        check_secret(request)
         resp = await handler(request)
     except ApiError as e:
         resp = error_response(e)
@@ -63,12 +64,25 @@ async def read_json(request: web.Request):
         raise ApiError(400, f"body is not valid JSON: {e}") from e
 
 
+def bearer(request: web.Request) -> bytes:
+    return request.headers.get("Authorization", "").removeprefix("Bearer ").strip().encode()
+
+
+def check_secret(request: web.Request) -> None:
+    """With --api-token, only callers holding the shared secret (the gateway) get past /health."""
+    cfg = request.app[RUNNER].cfg
+    if not cfg.api_token or request.path == "/health":
+        return
+    given = bearer(request)
+    if not any(t and hmac.compare_digest(given, t.encode()) for t in (cfg.api_token, cfg.admin_token)):
+        raise ApiError(401, "missing or wrong runner token: send 'Authorization: Bearer <RUNNER_TOKEN>'")
+
+
 def require_admin(request: web.Request) -> None:
     token = request.app[RUNNER].cfg.admin_token
     if not token:
         raise ApiError(401, "admin routes are off: start the runner with --admin-token or RUNNER_ADMIN_TOKEN")
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
+    if not hmac.compare_digest(bearer(request), token.encode()):
         raise ApiError(401, "missing or wrong admin token: send 'Authorization: Bearer <admin token>'")
 
 

@@ -153,7 +153,7 @@ class Runner:
                     top_p=validate.number(r, "top_p", f"{p}.top_p", 1.0, 0.0, 1.0),
                     seed=validate.number(r, "seed", f"{p}.seed", None, 0, 2**63 - 1, True),
                     stop=validate.stops(r, f"{p}.stop"),
-                    logprobs=validate.number(r, "logprobs", f"{p}.logprobs", 0, 0, 20, True) or 0,
+                    logprobs=validate.number(r, "logprobs", f"{p}.logprobs", None, 0, 20, True),
                 )
             )
         return rows, stream

@@ -56,6 +56,7 @@ class Tokens:
             "bos_token": self.tok.bos_token,
             "eos_token": self.tok.eos_token,
             "pad_token_id": self.pad_id,
+            "pad_token": self.tok.convert_ids_to_tokens(self.pad_id) if self.pad_id is not None else None,
             "vocab_size": self.vocab_size,
             "max_context": max_context,
             "chat_template": self.has_chat_template,

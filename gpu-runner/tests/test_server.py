@@ -178,3 +178,34 @@ def test_metrics_are_prometheus_text(server):
         "runner_queue_depth",
     ):
         assert name in text
+
+
+def test_with_a_shared_secret_only_health_is_open(model_dir):
+    port = free_port()
+    cmd = [sys.executable, "-m", "runner", "serve", "--model", model_dir("llama"), "--port", str(port)]
+    proc = subprocess.Popen(
+        cmd + ["--device", "cpu", "--api-token", "s3cret"], cwd=ROOT, stdout=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(url + "/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert call(url, "/health")[0] == 200
+        status, _, body = call(url, "/v1/variants")
+        assert status == 401 and "RUNNER_TOKEN" in json.loads(body)["error"]["message"]
+        assert call(url, "/v1/variants", headers={"Authorization": "Bearer s3cret"})[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_logprobs_zero_gives_the_chosen_tokens_logprob_only(server):
+    rows = [{"prompt": "Hi", "max_tokens": 3, "logprobs": 0}, {"prompt": "Hi", "max_tokens": 3}]
+    res = json.loads(call(server, "/v1/generate", {"requests": rows})[2])["results"]
+    lp = res[0]["logprobs"]
+    assert len(lp["token_logprobs"]) == len(res[0]["tokens"]) and all(t == {} for t in lp["top_logprobs"])
+    assert "logprobs" not in res[1]
