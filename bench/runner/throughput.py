@@ -41,7 +41,7 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "runner", "serve", "--port", str(port)]
-    cmd += ["--model", args.model] if args.model else []
+    cmd += ["--model", os.path.abspath(args.model)] if args.model else []
     cmd += ["--device", args.device] if args.device else []
     t0 = time.perf_counter()
     proc = subprocess.Popen(
