@@ -13,10 +13,10 @@ class Config:
     vocab_size: int = 8192  # byte-level BPE vocabulary, special tokens included
     d_model: int = 320  # D, residual width
     n_layers: int = 12
-    n_heads: int = 5  # H; head dim D / H = 64
+    n_heads: int = 10  # H; head dim D / H = 32
     d_ff: int = 864  # FFN intermediate width (rows of up_proj and gate_proj)
     context: int = 2048  # T, training window including the BOS at position 0
-    rope_theta: float = 500000.0  # Llama-3's base: slow low frequencies keep BOS reachable at any distance
+    rope_theta: float = 10000.0
     norm_eps: float = 1e-5
 
     def __post_init__(self):
