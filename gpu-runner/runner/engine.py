@@ -53,18 +53,20 @@ class Engine:
         self.cache_kw = "cache" if "cache" in params else "past_key_values"
 
     @torch.inference_mode()
-    def forward(self, ids, mask, positions, plans, cache=None) -> torch.Tensor:
+    def forward(self, ids, mask, positions, plans, cache=None, last_only=False) -> torch.Tensor:
         with apply_plans(self.loaded, self.adapters, plans):
             kw = {self.cache_kw: cache} if cache is not None else {}
+            if last_only:  # generation needs the last position's logits only: skip the [B, T, V] head
+                kw["logits_to_keep"] = 1
             out = self.loaded.model(
                 input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=cache is not None, **kw
             )
-        return out.logits  # [B, T, V]
+        return out.logits  # [B, T, V], or [B, 1, V] with last_only
 
     def prefill(self, prompts: list[list[int]], plans: list[Plan]) -> tuple[Batch, torch.Tensor]:
         ids, mask = left_pad(prompts, self.pad_id, self.loaded.device)  # [B, T]
         cache = DynamicCache()
-        logits = self.forward(ids, mask, positions_of(mask), plans, cache)
+        logits = self.forward(ids, mask, positions_of(mask), plans, cache, last_only=True)
         batch = Batch(cache, mask, mask.sum(-1), list(plans))
         return batch, logits[:, -1].float()  # [B, V]
 
@@ -72,7 +74,9 @@ class Engine:
         dev = self.loaded.device
         ids = torch.tensor(tokens, dtype=torch.long, device=dev)[:, None]  # [B, 1]
         batch.mask = torch.cat([batch.mask, torch.ones_like(batch.mask[:, :1])], dim=1)  # [B, S+1]
-        logits = self.forward(ids, batch.mask, batch.next_pos[:, None], batch.plans, batch.cache)
+        logits = self.forward(
+            ids, batch.mask, batch.next_pos[:, None], batch.plans, batch.cache, last_only=True
+        )
         batch.next_pos = batch.next_pos + 1
         return logits[:, -1].float()  # [B, V]
 
@@ -112,13 +116,26 @@ class Engine:
         a.plans = a.plans + b.plans
         return a
 
-    def logprobs_of(self, seqs: list[list[int]], plans: list[Plan]) -> list[torch.Tensor]:
-        """For each sequence s, log p(s[t] | s[:t]) for t >= 1 as a [len(s)-1, V] log-softmax."""
+    def logprobs_of(
+        self, seqs: list[list[int]], plans: list[Plan], budget: int = 1 << 27
+    ) -> list[torch.Tensor]:
+        """For each sequence s, log p(s[t] | s[:t]) for t >= 1 as a [len(s)-1, V] log-softmax. Rows run in
+        chunks whose padded logits stay under `budget` elements, so long or many rows cannot exhaust memory."""
+        V = self.loaded.model.config.vocab_size
+        out, start = [], 0
+        while start < len(seqs):
+            end = start + 1
+            while end < len(seqs) and (end + 1 - start) * max(map(len, seqs[start : end + 1])) * V <= budget:
+                end += 1
+            out += self._logprobs_chunk(seqs[start:end], plans[start:end])
+            start = end
+        return out
+
+    def _logprobs_chunk(self, seqs: list[list[int]], plans: list[Plan]) -> list[torch.Tensor]:
         ids, mask = left_pad(seqs, self.pad_id, self.loaded.device)
         logits = self.forward(ids, mask, positions_of(mask), plans)  # [B, T, V]
-        out = []
         T = ids.shape[1]
+        out = []
         for b, s in enumerate(seqs):
-            start = T - len(s)
-            out.append(torch.log_softmax(logits[b, start : T - 1].float(), dim=-1))  # predicts s[1:]
+            out.append(torch.log_softmax(logits[b, T - len(s) : T - 1].float(), dim=-1))  # predicts s[1:]
         return out

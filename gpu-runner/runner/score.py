@@ -21,15 +21,23 @@ def split_context(tok: Tokens, context: str, continuation: str) -> tuple[list[in
     return ctx, whole[len(ctx) :]
 
 
+CHUNK = 8  # rows whose [T, V] log-softmaxes are alive at once; each chunk is reduced before the next
+
+
+def chunks(items: list, n: int = CHUNK):
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
 def loglikelihood(engine: Engine, items: list[tuple[Plan, list[int], list[int]]]) -> list[dict]:
-    seqs = [ctx + cont for _, ctx, cont in items]
-    lps = engine.logprobs_of(seqs, [p for p, _, _ in items])
     out = []
-    for (_, ctx, cont), lp in zip(items, lps):
-        tail = lp[len(ctx) - 1 :]  # [len(cont), V]: predictions of the continuation tokens
-        picked = [float(tail[i, t]) for i, t in enumerate(cont)]
-        greedy = all(int(tail[i].argmax()) == t for i, t in enumerate(cont))
-        out.append({"logprob": sum(picked), "is_greedy": greedy, "tokens": len(cont)})
+    for part in chunks(items):
+        lps = engine.logprobs_of([ctx + cont for _, ctx, cont in part], [p for p, _, _ in part])
+        for (_, ctx, cont), lp in zip(part, lps):
+            tail = lp[len(ctx) - 1 :]  # [len(cont), V]: predictions of the continuation tokens
+            picked = [float(tail[i, t]) for i, t in enumerate(cont)]
+            greedy = all(int(tail[i].argmax()) == t for i, t in enumerate(cont))
+            out.append({"logprob": sum(picked), "is_greedy": greedy, "tokens": len(cont)})
     return out
 
 
@@ -46,41 +54,42 @@ def rolling_windows(ids: list[int], max_len: int) -> list[tuple[list[int], int]]
 
 
 def rolling(engine: Engine, items: list[tuple[Plan, list[int]]], max_len: int) -> list[dict]:
-    flat, owner = [], []
-    for k, (plan, ids) in enumerate(items):
-        for win, n in rolling_windows(ids, max_len):
-            flat.append((plan, win, n))
-            owner.append(k)
+    flat = [
+        (k, plan, win, n) for k, (plan, ids) in enumerate(items) for win, n in rolling_windows(ids, max_len)
+    ]
     totals = [0.0] * len(items)
-    lps = engine.logprobs_of([w for _, w, _ in flat], [p for p, _, _ in flat])
-    for (_, win, n), lp, k in zip(flat, lps, owner):
-        targets = win[1:][-n:]
-        rows = lp[-n:]
-        totals[k] += sum(float(rows[i, t]) for i, t in enumerate(targets))
+    for part in chunks(flat):
+        lps = engine.logprobs_of([w for _, _, w, _ in part], [p for _, p, _, _ in part])
+        for (k, _, win, n), lp in zip(part, lps):
+            targets = win[1:][-n:]
+            rows = lp[-n:]
+            totals[k] += sum(float(rows[i, t]) for i, t in enumerate(targets))
     return [{"logprob": totals[k], "tokens": len(ids) - 1} for k, (_, ids) in enumerate(items)]
 
 
 def echo(engine: Engine, tok: Tokens, items: list[tuple[Plan, list[int], int]]) -> list[dict]:
-    lps = engine.logprobs_of([ids for _, ids, _ in items], [p for p, _, _ in items])
     out = []
-    for (_, ids, n_top), lp in zip(items, lps):
-        strs = [tok.piece(t) for t in ids]
-        offsets, pos = [], 0
-        for s in strs:
-            offsets.append(pos)
-            pos += len(s)
-        token_lps = [None] + [round(float(lp[i, t]), 6) for i, t in enumerate(ids[1:])]
-        tops = [None] + [
-            {tok.piece(j): round(v, 6) for j, v in top_logprobs(lp[i], n_top)} if n_top else None
-            for i in range(len(ids) - 1)
-        ]
-        out.append(
-            {
-                "tokens": ids,
-                "token_strs": strs,
-                "token_logprobs": token_lps,
-                "top_logprobs": tops,
-                "text_offset": offsets,
-            }
-        )
+    for part in chunks(items):
+        lps = engine.logprobs_of([ids for _, ids, _ in part], [p for p, _, _ in part])
+        out += [_echo_row(tok, ids, n_top, lp) for (_, ids, n_top), lp in zip(part, lps)]
     return out
+
+
+def _echo_row(tok: Tokens, ids: list[int], n_top: int, lp) -> dict:
+    strs = [tok.piece(t) for t in ids]
+    offsets, pos = [], 0
+    for s in strs:
+        offsets.append(pos)
+        pos += len(s)
+    token_lps = [None] + [round(float(lp[i, t]), 6) for i, t in enumerate(ids[1:])]
+    tops = [None] + [
+        {tok.piece(j): round(v, 6) for j, v in top_logprobs(lp[i], n_top)} if n_top else None
+        for i in range(len(ids) - 1)
+    ]
+    return {
+        "tokens": ids,
+        "token_strs": strs,
+        "token_logprobs": token_lps,
+        "top_logprobs": tops,
+        "text_offset": offsets,
+    }

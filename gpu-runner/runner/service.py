@@ -223,6 +223,11 @@ class Runner:
                 if len(ids) < 2:
                     raise ApiError(422, f"rolling[{i}].text is empty", f"rolling[{i}].text")
                 items.append((plan, ids))
+            total, cap = sum(len(ids) for _, ids in items), 64 * limit
+            if total > cap:
+                raise ApiError(
+                    413, f"'rolling' texts have {total} tokens in all; at most {cap} per call", "rolling"
+                )
             return self.scheduler.call(lambda: {"results": score.rolling(self.engine, items, limit)})
         items = []
         for i, (r, plan) in enumerate(zip(rows, plans)):

@@ -89,3 +89,20 @@ def test_bad_score_requests_get_their_4xx(runner_for, body, status):
     with pytest.raises(ApiError) as e:
         r.score(body)
     assert e.value.status == status
+
+
+def test_scoring_in_small_chunks_equals_one_big_batch(runner_for):
+    r = runner_for("llama", plant=False)
+    plan = r.registry.resolve("base")
+    seqs = [r.tokens.encode("Summer is warm" * n) for n in (1, 2, 3, 5)]
+    whole = r.engine.logprobs_of(seqs, [plan] * 4)
+    tiny_budget = r.engine.logprobs_of(seqs, [plan] * 4, budget=1)  # one row per forward pass
+    for a, b in zip(whole, tiny_budget):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_rolling_text_over_the_cap_is_413(runner_for):
+    r = runner_for("llama", plant=False)
+    with pytest.raises(ApiError) as e:
+        r.score({"rolling": [{"text": "ab" * (33 * r.max_context)}]})
+    assert e.value.status == 413 and "at most" in e.value.message
