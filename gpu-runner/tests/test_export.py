@@ -72,3 +72,18 @@ def test_export_refuses_a_variant_with_nothing_to_export(model_dir, tmp_path, ca
         == 2
     )
     assert "nothing to export" in capsys.readouterr().err
+
+
+def test_a_bad_adapter_in_the_folder_stops_start_up_with_its_name(model_dir, tmp_path, capsys):
+    bad = tmp_path / "adapters" / "broken"
+    bad.mkdir(parents=True)
+    (bad / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 2}')
+    assert main(["analyse", "--model", model_dir("llama"), "--device", "cpu"]) == 0
+    capsys.readouterr()
+    from runner.__main__ import runner_from
+
+    class Args:
+        model, device, dtype, k, adapters = model_dir("llama"), "cpu", None, 5, str(tmp_path / "adapters")
+
+    with pytest.raises(ValueError, match="adapter folder 'broken'.*adapter_model.safetensors"):
+        runner_from(Args())
