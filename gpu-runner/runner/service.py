@@ -41,7 +41,10 @@ class Runner:
                 if NAME.match(name) and os.path.isfile(
                     os.path.join(cfg.adapters_dir, name, "adapter_config.json")
                 ):
-                    self._load_adapter(name)
+                    try:
+                        self._load_adapter(name)
+                    except ApiError as e:  # at start-up a bad adapter is a configuration error: say which
+                        raise ValueError(f"adapter folder {name!r} in {cfg.adapters_dir}: {e.message}") from e
                     self.registry.add(Variant(name, adapter=name, description=f"adapter {name}"))
         self.metrics = Metrics()
         self.engine = Engine(self.loaded, self.adapters, self.tokens.pad_id)
