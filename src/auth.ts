@@ -4,7 +4,12 @@ import type { MiddlewareHandler } from "hono";
 import { ApiError } from "./errors";
 import type { AppEnv, Ctx } from "./env";
 
+// Key lookups (found or not) are cached per isolate by hash for KEY_TTL_MS, at most KEY_CACHE_MAX entries (the
+// oldest goes first), so a busy key costs one D1 read per isolate every 30 s. A key revoked through the admin
+// route stops working at once on the isolate that served the revocation (it clears its cache) and within
+// KEY_TTL_MS on the others.
 const KEY_TTL_MS = 30_000;
+const KEY_CACHE_MAX = 1000;
 const keyCache = new Map<string, { at: number; id: string | null }>();
 
 export function forgetKeys() {
@@ -32,6 +37,8 @@ async function keyId(c: Ctx, key: string): Promise<string | null> {
   const row = await c.env.DB.prepare("SELECT id FROM api_keys WHERE hash = ? AND revoked_at IS NULL")
     .bind(hash)
     .first<{ id: string }>();
+  keyCache.delete(hash); // re-inserted last, so Map order stays oldest first
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value!);
   keyCache.set(hash, { at: Date.now(), id: row?.id ?? null });
   return row?.id ?? null;
 }

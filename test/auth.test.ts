@@ -54,6 +54,42 @@ describe("API keys", () => {
     expect(res.status).toBe(401);
   });
 
+  it("returns 401 for a key revoked after it was cached", async () => {
+    const created = (await (
+      await call("/admin/keys", { body: { name: "carol" }, headers: ADMIN })
+    ).json()) as any;
+    const headers = { authorization: `Bearer ${created.key}` };
+    expect((await call("/v1/chat/completions", { body: chat, headers })).status).toBe(200);
+    expect((await call(`/admin/keys/${created.id}`, { method: "DELETE", headers: ADMIN })).status).toBe(200);
+    expect((await call("/v1/chat/completions", { body: chat, headers })).status).toBe(401);
+  });
+
+  it("reads a key from D1 once, then from the isolate's cache", async () => {
+    const key = await newKey("dave");
+    const lookups: string[] = [];
+    // The real D1, with every key lookup noted.
+    const DB = new Proxy(env.DB, {
+      get(db, name) {
+        const v = Reflect.get(db, name);
+        if (name === "prepare")
+          return (sql: string) => {
+            if (sql.includes("FROM api_keys")) lookups.push(sql);
+            return db.prepare(sql);
+          };
+        return typeof v === "function" ? v.bind(db) : v;
+      },
+    });
+    for (let i = 0; i < 3; i++) {
+      const res = await call("/v1/chat/completions", {
+        body: chat,
+        headers: { authorization: `Bearer ${key}` },
+        env: { DB },
+      });
+      expect(res.status).toBe(200);
+    }
+    expect(lookups).toHaveLength(1);
+  });
+
   it("returns 401 without a key on /v1/score and /v1/massive", async () => {
     for (const [path, body] of [
       ["/v1/score", { requests: [{ variant: "base", context: "a", continuation: "b" }] }],

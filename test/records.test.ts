@@ -58,6 +58,31 @@ describe("request records (mocked runner)", () => {
     });
   });
 
+  it("writes the rows of concurrent requests, batched", async () => {
+    const ids = ["batch-1", "batch-2", "batch-3"];
+    await Promise.all(
+      ids.map((id) =>
+        call("/v1/chat/completions", {
+          body: { model: "house:base", messages: [{ role: "user", content: id }] },
+          headers: { "x-request-id": id },
+        }),
+      ),
+    );
+    for (const id of ids) expect(await row(id)).toMatchObject({ id, status: 200 });
+  });
+
+  it("loses only its own row when a client reuses an x-request-id in a batch", async () => {
+    const send = (id: string) =>
+      call("/v1/chat/completions", {
+        body: { model: "house:base", messages: [{ role: "user", content: id }] },
+        headers: { "x-request-id": id },
+      });
+    await send("reused");
+    await Promise.all([send("reused"), send("fresh-1"), send("fresh-2")]);
+    expect(await row("fresh-1")).toMatchObject({ status: 200 });
+    expect(await row("fresh-2")).toMatchObject({ status: 200 });
+  });
+
   it("pages through rows filtered by experiment and variant", async () => {
     for (let i = 0; i < 5; i++)
       await call("/v1/chat/completions", {
