@@ -1,8 +1,10 @@
 // Which variants exist (from the runners' /health, cached per isolate) and what a request's `model` means:
 // "<model>:<variant>" is a fixed variant, "<model>" lets the experiment assign one. Names compose with "+".
+import { user, type Json } from "./body";
 import { ApiError } from "./errors";
 import type { Ctx } from "./env";
 import { experimentFor, assignArm } from "./experiments";
+import { capVariant } from "./limits";
 import { RunnerPool } from "./runner/pool";
 
 const TTL_MS = 15_000;
@@ -62,4 +64,19 @@ export async function resolveModel(c: Ctx, model: unknown, user: string): Promis
   if (!experiment) return { model: `${name}:base`, variant: "base", experiment: null };
   const variant = await assignArm(experiment, user);
   return { model: `${name}:${variant}`, variant, experiment: experiment.name };
+}
+
+/** resolveModel for the OpenAI routes: applies the demo cap, stamps the record and names the variant in headers. */
+export async function routeModel(c: Ctx, b: Json, stream: boolean): Promise<Resolved> {
+  const r = await resolveModel(c, b.model, user(c, b));
+  capVariant(c, r.variant, "model");
+  Object.assign(c.var.record, {
+    model: b.model as string,
+    variant: r.variant,
+    experiment: r.experiment,
+    stream,
+  });
+  c.header("x-house-variant", r.variant);
+  if (r.experiment) c.header("x-house-experiment", r.experiment);
+  return r;
 }

@@ -1,14 +1,14 @@
 // POST /v1/chat/completions: OpenAI chat, streaming included, on a fixed variant ("house:macdrop") or the
 // one an experiment assigns ("house"); the variant comes back in `model` and the x-house-variant header.
-import { bool, int, num, onlyOne, optSeed, readJson, stops, user, type Json } from "../body";
+import { bool, int, num, onlyOne, optSeed, readJson, stops, type Json } from "../body";
 import { invalid } from "../errors";
 import type { Ctx } from "../env";
 import { generate } from "../generate";
-import { capMaxTokens, capPrompt, capVariant } from "../limits";
+import { capMaxTokens, capPrompt } from "../limits";
 import { chatChunks, chatCompletion, chatId, type RunnerResult } from "../openai/format";
 import { relayEngine } from "../openai/engine";
 import { mapSse, sseHeaders } from "../openai/sse";
-import { resolveModel } from "../variants";
+import { routeModel } from "../variants";
 
 type Message = { role: string; content: string };
 
@@ -35,16 +35,7 @@ export async function chatCompletions(c: Ctx): Promise<Response> {
     stop: stops(b),
     logprobs,
   };
-  const r = await resolveModel(c, b.model, user(c, b));
-  capVariant(c, r.variant, "model");
-  Object.assign(c.var.record, {
-    model: b.model as string,
-    variant: r.variant,
-    experiment: r.experiment,
-    stream,
-  });
-  c.header("x-house-variant", r.variant);
-  if (r.experiment) c.header("x-house-experiment", r.experiment);
+  const r = await routeModel(c, b, stream);
 
   const answer = await generate(c, [{ variant: r.variant, ...row }], stream, {
     path: "/v1/chat/completions",

@@ -2,11 +2,11 @@
 // row each); `echo` with `logprobs` gives the prompt's own token log-probabilities in the legacy format
 // (tokens, token_logprobs, top_logprobs, text_offset), which lm-evaluation-harness's local-completions uses
 // to score multiple-choice tasks.
-import { bool, int, num, onlyOne, optSeed, readJson, stops, user, type Json } from "../body";
+import { bool, int, num, onlyOne, optSeed, readJson, stops, type Json } from "../body";
 import { ApiError, invalid } from "../errors";
 import type { Ctx } from "../env";
 import { generate, type Row } from "../generate";
-import { capMaxTokens, capPrompt, capVariant } from "../limits";
+import { capMaxTokens, capPrompt } from "../limits";
 import {
   cmplId,
   completionChunks,
@@ -21,7 +21,7 @@ import {
 import { relayEngine } from "../openai/engine";
 import { mapSse, sseHeaders } from "../openai/sse";
 import { RunnerPool, runnerError } from "../runner/pool";
-import { resolveModel } from "../variants";
+import { routeModel } from "../variants";
 
 type Prompt = string | number[];
 type Echo = {
@@ -54,16 +54,7 @@ export async function completions(c: Ctx): Promise<Response> {
       param: "suffix",
       type: "invalid_value_error",
     });
-  const r = await resolveModel(c, b.model, user(c, b));
-  capVariant(c, r.variant, "model");
-  Object.assign(c.var.record, {
-    model: b.model as string,
-    variant: r.variant,
-    experiment: r.experiment,
-    stream,
-  });
-  c.header("x-house-variant", r.variant);
-  if (r.experiment) c.header("x-house-experiment", r.experiment);
+  const r = await routeModel(c, b, stream);
 
   const rows: Row[] = prompts.map((prompt) => ({
     variant: r.variant,
