@@ -22,10 +22,7 @@ def mask_rows(loaded: Loaded, layer: int, indices: list[int], mode: str) -> dict
     """The rows each weight matrix loses: {module path: rows}."""
     ffn = loaded.ffn(layer)
     dropped = sorted(indices) if mode == "zero" else sorted(set(range(ffn.d_ff)) - set(indices))
-    prefix = f"model.layers.{layer}.mlp."
-    if ffn.gate_up is not None:
-        return {prefix + "gate_up_proj": dropped + [ffn.d_ff + i for i in dropped]}
-    return {prefix + "gate_proj": dropped, prefix + "up_proj": dropped}
+    return ffn.row_paths(f"model.layers.{layer}.mlp.", dropped)
 
 
 def export_peft(loaded: Loaded, plan, out: str) -> dict:

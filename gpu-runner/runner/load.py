@@ -25,6 +25,23 @@ class FFN:
     gate_up: nn.Linear | None  # Phi-3: rows [0, d_ff) are gate, [d_ff, 2 d_ff) are up
     d_ff: int
 
+    def row_paths(self, prefix: str, rows: list[int]) -> dict[str, list[int]]:
+        """Intermediate dims `rows` as weight rows per module: {prefix + module name: row indices}. The one
+        place that knows a fused gate_up_proj holds gate rows at r and up rows at d_ff + r."""
+        if self.gate_up is not None:
+            return {prefix + "gate_up_proj": list(rows) + [self.d_ff + r for r in rows]}
+        return {prefix + "gate_proj": list(rows), prefix + "up_proj": list(rows)}
+
+    def row_weights(self, rows: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(weight [out, D], row index tensor) for every matrix whose rows feed intermediate dims `rows`:
+        gate and up, or both halves of a fused gate_up. Zeroing/masking these rows = zeroing those dims."""
+        mods = {"gate_up_proj": self.gate_up, "gate_proj": self.gate, "up_proj": self.up}
+        out = []
+        for name, idx in self.row_paths("", rows).items():
+            w = mods[name].weight
+            out.append((w, torch.tensor(idx, dtype=torch.long, device=w.device)))
+        return out
+
 
 @dataclass
 class Loaded:
