@@ -11,7 +11,15 @@ import torch
 from torch import nn
 
 # model_type in config.json -> family; Phi-3 fuses gate and up into one gate_up_proj.
-FAMILIES = {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "gemma2": "gemma2", "phi3": "phi3"}
+FAMILIES = {
+    "llama": "llama",
+    "mistral": "mistral",
+    "qwen2": "qwen2",
+    "qwen3": "qwen3",
+    "gemma2": "gemma2",
+    "gemma3_text": "gemma3",
+    "phi3": "phi3",
+}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -43,6 +51,13 @@ class FFN:
         return out
 
 
+def ffn_of(mlp: nn.Module) -> FFN:
+    """The FFN parts of one decoder layer's `mlp` module, whatever the family."""
+    if hasattr(mlp, "gate_up_proj"):
+        return FFN(mlp.down_proj, None, None, mlp.gate_up_proj, mlp.down_proj.in_features)
+    return FFN(mlp.down_proj, mlp.gate_proj, mlp.up_proj, None, mlp.down_proj.in_features)
+
+
 @dataclass
 class Loaded:
     model: nn.Module
@@ -58,10 +73,7 @@ class Loaded:
         return self.model.model.layers
 
     def ffn(self, layer: int) -> FFN:
-        mlp = self.layers[layer].mlp
-        if hasattr(mlp, "gate_up_proj"):
-            return FFN(mlp.down_proj, None, None, mlp.gate_up_proj, mlp.down_proj.in_features)
-        return FFN(mlp.down_proj, mlp.gate_proj, mlp.up_proj, None, mlp.down_proj.in_features)
+        return ffn_of(self.layers[layer].mlp)
 
     def info(self) -> dict:
         cfg = self.model.config

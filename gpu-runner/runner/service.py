@@ -30,7 +30,7 @@ class Runner:
         if self.tokens.bos_id is None:
             raise ValueError("the tokenizer defines no BOS token; massive analysis needs one")
         self.max_context = max_context(self.loaded.model.config)
-        self.detection = massive.detect(massive.bos_profile(self.loaded, self.tokens), cfg.k, cfg.threshold)
+        self.detection = massive.locate(self.loaded, self.tokens, cfg.k, cfg.threshold)
         self.adapters = Adapters(self.loaded.model)
         self.registry = Registry(self.loaded, self.adapters)
         self.registry.add_builtins(

@@ -9,7 +9,7 @@ import torch
 from conftest import hf_logits
 from runner.rows import GenRow
 
-FAMILIES = ["llama", "mistral", "qwen2", "gemma2", "phi3"]
+FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3"]
 
 
 def generate(r, specs: list[dict], stagger: float = 0.0) -> list[dict]:
@@ -76,8 +76,9 @@ def test_greedy_generation_equals_hugging_face_generate(runner_for, family):
         assert o["usage"] == {"prompt_tokens": len(ids), "completion_tokens": len(ref)}
 
 
-def test_a_mixed_batch_generates_what_each_row_generates_alone(runner_for):
-    r = runner_for("llama")
+@pytest.mark.parametrize("family", ["llama", "gemma3_text"])  # Gemma 3: sliding windows under left padding
+def test_a_mixed_batch_generates_what_each_row_generates_alone(runner_for, family):
+    r = runner_for(family)
     specs = [
         {"prompt": "Once upon a time", "variant": v, "max_tokens": 10}
         for v in ("base", "massive-zero", "massive-retain", "random-zero")
@@ -88,8 +89,9 @@ def test_a_mixed_batch_generates_what_each_row_generates_alone(runner_for):
     assert together[0]["tokens"] != together[1]["tokens"], "massive-zero should change this planted model"
 
 
-def test_rows_joining_a_running_batch_get_the_same_tokens(runner_for):
-    r = runner_for("llama", plant=False)
+@pytest.mark.parametrize("family", ["llama", "gemma3_text"])
+def test_rows_joining_a_running_batch_get_the_same_tokens(runner_for, family):
+    r = runner_for(family, plant=False)
     specs = [
         {"prompt": "A long story begins here and", "max_tokens": 40},
         {"prompt": "Hi", "variant": "base", "max_tokens": 8},
