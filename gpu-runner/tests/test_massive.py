@@ -123,4 +123,4 @@ def test_loading_says_what_to_fix(tmp_path, capsys):
     assert main(["analyse", "--model", str(tmp_path)]) == 2
     assert "only safetensors" in capsys.readouterr().err
     assert main(["analyse", "--model", str(tmp_path / "missing-folder")]) == 2
-    assert "neither a folder nor a hub id" in capsys.readouterr().err
+    assert "neither a folder" in capsys.readouterr().err
