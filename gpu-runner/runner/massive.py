@@ -90,9 +90,14 @@ def _save(store, i, output):
     return hook
 
 
-@torch.no_grad()
 def bos_profile(loaded: Loaded, tokens, text: str = DEFAULT_PROMPT) -> Profile:
-    ids = torch.tensor([tokens.encode(text, add_bos=True)], device=loaded.device)
+    return profile_ids(loaded, tokens.encode(text, add_bos=True))
+
+
+@torch.no_grad()
+def profile_ids(loaded: Loaded, ids: list[int]) -> Profile:
+    """The profile of one reference sequence of token ids that starts with BOS."""
+    ids = torch.tensor([ids], device=loaded.device)  # [1, T]
     write: dict[int, torch.Tensor] = {}
     with capture(loaded, write) as (hidden, inter):
         loaded.model(input_ids=ids, use_cache=False)
@@ -152,22 +157,39 @@ def locate(loaded: Loaded, tokens, k: int, threshold: float = 100.0, share: floa
     return detect(bos_profile(loaded, tokens), k, threshold, share)
 
 
+@contextmanager
+def eager(model):
+    """Eager attention for the duration: the only implementation that returns attention weights."""
+    prev = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        yield model
+    finally:
+        model.set_attn_implementation(prev)
+
+
+def on_first(att: torch.Tensor, from_pos: int = 1) -> float:
+    """Mean weight that queries from_pos.. put on key 0, over batch and heads: att is [B, H, T, T]."""
+    return att[:, :, from_pos:, 0].float().mean().item() if att.shape[-1] > from_pos else 1.0
+
+
+@torch.no_grad()
+def attention_on_first(loaded: Loaded, ids: torch.Tensor, from_pos: int = 1) -> list[float]:
+    """Per layer, the attention mass on position 0 (the sink) from queries from_pos..; ids is [B, T]."""
+    with eager(loaded.model) as model:
+        out = model(input_ids=ids.to(loaded.device), use_cache=False, output_attentions=True)
+    return [on_first(a, from_pos) for a in out.attentions]
+
+
 @torch.no_grad()
 def prompt_profile(loaded: Loaded, ids: list[int]) -> list[dict]:
     """Per layer: stats at every position, and the attention mass that queries 1.. put on position 0."""
-    model = loaded.model
-    prev = model.config._attn_implementation
-    model.set_attn_implementation("eager")  # the only implementation that returns attention weights
-    try:
-        x = torch.tensor([ids], device=loaded.device)
-        with capture(loaded) as (hidden, inter):
-            out = model(input_ids=x, use_cache=False, output_attentions=True)
-    finally:
-        model.set_attn_implementation(prev)
+    x = torch.tensor([ids], device=loaded.device)
+    with eager(loaded.model) as model, capture(loaded) as (hidden, inter):
+        out = model(input_ids=x, use_cache=False, output_attentions=True)
     layers = []
     for i in range(len(loaded.layers)):
-        att = out.attentions[i][0]  # [H, T, T]
-        first = att[:, 1:, 0].float().mean().item() if att.shape[-1] > 1 else 1.0
+        first = on_first(out.attentions[i])
         h_med = hidden[i][0].float().abs().median().item()  # reference: the whole prompt at this layer
         f_med = inter[i][0].float().abs().median().item()
         positions = [

@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from . import massive
 from .evaluate import perplexity, windows
 from .variants import BASE, FfnMask, Plan, apply_plans
 
@@ -53,18 +54,11 @@ def plans_for(
     return out
 
 
-@torch.inference_mode()
 def sink(runner, plan: Plan, ids: list[int]) -> float:
     """Mean attention weight that queries 1.. put on position 0, over layers and heads."""
-    model = runner.loaded.model
-    prev = model.config._attn_implementation
-    model.set_attn_implementation("eager")  # the only implementation that returns attention weights
-    try:
-        with apply_plans(runner.loaded, runner.adapters, [plan]):
-            out = model(input_ids=torch.tensor([ids], device=runner.loaded.device), output_attentions=True)
-    finally:
-        model.set_attn_implementation(prev)
-    return float(torch.stack([a[0, :, 1:, 0].float().mean() for a in out.attentions]).mean())
+    with apply_plans(runner.loaded, runner.adapters, [plan]):
+        per_layer = massive.attention_on_first(runner.loaded, torch.tensor([ids]))
+    return sum(per_layer) / len(per_layer)
 
 
 def run(
@@ -74,7 +68,6 @@ def run(
     layer = det["massive_layer"]
     if layer is None:
         raise ValueError("the detection found no massive layer in this model; there is nothing to sweep")
-    from . import massive
 
     ranked = massive.locate(runner.loaded, runner.tokens, max(ks), runner.cfg.threshold)["top_k"]["indices"]
     ids = runner.tokens.encode(text, add_bos=False)[:max_tokens]
