@@ -233,6 +233,11 @@ def _analyse(loaded: Loaded, tokens, k: int, threshold: float, prompt: str | Non
         ],
     }
     result.update(detect(p, k, threshold))
+    for row in result["bos"]["layers"]:  # what each FFN writes onto each massive dim at BOS
+        i = row["layer"]
+        row["ffn_write_dims"] = {
+            str(d["dim"]): round(float(p.write[i][d["dim"]]), 4) for d in result["massive_dims"]
+        }
     text = DEFAULT_PROMPT if prompt is None else prompt
     ids = tokens.encode(text, add_bos=True)
     result["prompt"] = {
