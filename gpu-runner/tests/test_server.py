@@ -28,7 +28,8 @@ def server(model_dir):
     cmd += ["--device", "cpu", "--admin-token", "t0ken", "--max-queue-rows", "6", "--max-tokens", "300"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    deadline = time.monotonic() + 180  # start-up imports torch and transformers: slow on a busy machine
+    while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url + "/health", timeout=1)
             break
