@@ -141,7 +141,9 @@ def plot(res: dict, out_base: str) -> None:
         ax.set_xlabel(f"k (rows of layer {res['massive_layer']}'s up/gate)")
         ax.set_title(title)
         ax.legend()
-    a.set_yscale("log")
+    ppl = [r["ppl"] for r in res["results"]]
+    if max(ppl) / min(ppl) > 10:  # a collapse spans decades; a small effect reads better on a linear axis
+        a.set_yscale("log")
     fig.suptitle(f"{res['model']}: top-k massive weights zeroed / retained / random-k zeroed")
     fig.tight_layout()
     fig.savefig(out_base + ".png", dpi=110)
