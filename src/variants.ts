@@ -20,10 +20,6 @@ export async function knownVariants(c: Ctx): Promise<string[]> {
   return variants;
 }
 
-export function forgetVariants() {
-  cached = null;
-}
-
 export async function checkVariant(c: Ctx, variant: string, param: string): Promise<string> {
   const known = await knownVariants(c);
   const unknown = variant.split("+").filter((part) => !known.includes(part));

@@ -68,7 +68,9 @@ export class RunnerPool {
           downUntil.delete(target.name);
           return { res, target, attempts };
         }
-        if (call.signal?.aborted) throw new ApiError(499 as 400, "client closed the request");
+        // The client is gone and will not read this; the record keeps why the call ended.
+        if (call.signal?.aborted)
+          throw new ApiError(400, "the client closed the request", { code: "client_closed_request" });
         timedOut ||= outcome.kind === "timeout";
         failures.push(`${target.name}: ${outcome.reason}`);
         markDown(target);
