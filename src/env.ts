@@ -24,11 +24,14 @@ export type Config = {
   runner: { timeoutMs: number; retries: number; retryAfterCapMs: number };
 };
 
+/** Who is calling (set by the auth middleware). */
+export type Auth = { tier: "key" | "demo" | "admin" | "none"; keyId: string | null; client: string };
+
 export type Vars = {
   requestId: string;
   startedAt: number;
   config: Config;
-  auth: { tier: "key" | "demo" | "admin" | "none"; keyId: string | null; client: string };
+  auth: Auth;
   record: RecordFields;
 };
 

@@ -64,7 +64,7 @@ describe("runner pool (fake runner failing on purpose)", () => {
     });
     expect(res.status).toBe(503);
     const j = (await res.json()) as any;
-    expect(j.error.type).toBe("runner_unavailable");
+    expect(j.error.type).toBe("unavailable_error"); // the runner's own 503 type
     expect(j.error.message).toContain("down-e: HTTP 500");
     expect(j.error.message).toContain("limited-e: HTTP 429");
     expect(res.headers.get("retry-after")).toBe("1");
@@ -92,11 +92,11 @@ describe("runner pool (fake runner failing on purpose)", () => {
       env,
       headers: { authorization: `Bearer ${key}` },
     });
-    expect(res.status).toBe(413);
+    expect(res.status).toBe(422);
     expect(((await res.json()) as any).error).toMatchObject({
-      type: "request_too_large",
+      type: "invalid_value_error",
       param: "max_tokens",
-      message: "max_tokens is over the runner's cap of 1000",
+      message: "max_tokens must be at most 1000 (this runner's --max-tokens)",
     });
     expect(await gen("ok.g2.runner")).toBe(0);
   });
