@@ -83,10 +83,10 @@ describe("runner pool (fake runner failing on purpose)", () => {
 
   it("passes a runner's 4xx through with its message and param, without failover", async () => {
     const key = await newKey();
-    const env = targets(
-      { name: "ok-g", url: "http://ok.g.runner" },
-      { name: "ok-g2", url: "http://ok.g2.runner" },
-    );
+    const env = {
+      ...targets({ name: "ok-g", url: "http://ok.g.runner" }, { name: "ok-g2", url: "http://ok.g2.runner" }),
+      KEY_MAX_TOKENS: "4096", // past the fake runner's own cap (1000)
+    };
     const res = await call("/v1/chat/completions", {
       body: { ...body, max_tokens: 1500 },
       env,
