@@ -1,4 +1,4 @@
-// One D1 row per request (DESIGN §7), failed ones included, written after the answer with waitUntil. For a
+// One D1 row per request, failed ones included, written after the answer with waitUntil. For a
 // stream the row waits until the last byte has passed, so latency and token counts cover the whole answer.
 // Rows go to D1 in batches: a row waits up to FLUSH_MS in a per-isolate buffer (at most MAX_ROWS rows), then
 // one D1 batch writes them all. A write per request cost more than the rest of the gateway (bench/gateway).

@@ -28,6 +28,23 @@ const sampling = {
   best_of: z.literal(1, `is not supported; leave it out`).nullish(),
 };
 
+type Sampling = {
+  temperature?: number | null;
+  top_p?: number | null;
+  seed?: number | null;
+  stop?: string | string[] | null;
+};
+
+/** The sampling fields as a runner row takes them, with this route's defaults (OpenAI's: temperature 1). */
+export function samplingRow(b: Sampling, defaults: { temperature: number; seed?: number }) {
+  return {
+    temperature: b.temperature ?? defaults.temperature,
+    top_p: b.top_p ?? 1,
+    seed: b.seed ?? defaults.seed,
+    stop: b.stop ?? undefined,
+  };
+}
+
 const part = z.looseObject({ type: z.string(), text: z.string().optional() });
 export const ChatMessage = z.looseObject({
   role: z.enum(["system", "user", "assistant", "developer"], 'must be "system", "user" or "assistant"'),

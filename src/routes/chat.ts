@@ -6,7 +6,7 @@ import { capMaxTokens, capPrompt } from "../limits";
 import { chatChunks, chatCompletion, chatId } from "../openai/format";
 import { generate } from "../runner/generate";
 import type { Result } from "../runner/wire";
-import { ChatRequest, type ChatMessage } from "../schemas";
+import { ChatRequest, samplingRow, type ChatMessage } from "../schemas";
 import { poolFor, readBody, routeModel } from "./request";
 import { relayEngine, streamTail } from "./stream";
 
@@ -30,10 +30,7 @@ export async function chatCompletions(c: Ctx): Promise<Response> {
     variant: r.variant,
     messages,
     max_tokens: maxTokens,
-    temperature: b.temperature ?? 1,
-    top_p: b.top_p ?? 1,
-    seed: b.seed ?? undefined,
-    stop: b.stop ?? undefined,
+    ...samplingRow(b, { temperature: 1 }),
     logprobs: b.logprobs ? (b.top_logprobs ?? 0) : undefined,
   };
   const answer = await generate(poolFor(c), [row], stream, { path: "/v1/chat/completions", body: b });

@@ -8,7 +8,7 @@ import { finish } from "../openai/format";
 import { generate } from "../runner/generate";
 import type { Event, Result } from "../runner/wire";
 import { summary, type Side } from "../compare";
-import { CompareRequest } from "../schemas";
+import { CompareRequest, samplingRow } from "../schemas";
 import { checkVariant } from "../variants";
 import { poolFor, readBody, variantsFor } from "./request";
 import { streamTail } from "./stream";
@@ -37,10 +37,7 @@ export async function compare(c: Ctx): Promise<Response> {
   const row = {
     ...input,
     max_tokens: maxTokens,
-    temperature: b.temperature ?? 0,
-    top_p: b.top_p ?? 1,
-    seed: b.seed ?? 0,
-    stop: b.stop ?? undefined,
+    ...samplingRow(b, { temperature: 0, seed: 0 }), // greedy and seeded: the variants differ, not the draws
     logprobs: b.top_logprobs ?? 1,
   };
   Object.assign(record, { model: name, variant: variants.join(","), stream });

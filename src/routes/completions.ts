@@ -16,7 +16,7 @@ import {
 import { generate } from "../runner/generate";
 import type { RunnerPool } from "../runner/pool";
 import type { Echo, Logprobs, Result, Row, Usage } from "../runner/wire";
-import { CompletionRequest } from "../schemas";
+import { CompletionRequest, samplingRow } from "../schemas";
 import { poolFor, readBody, routeModel } from "./request";
 import { relayEngine, streamTail } from "./stream";
 
@@ -51,10 +51,7 @@ export async function completions(c: Ctx): Promise<Response> {
     variant: r.variant,
     prompt,
     max_tokens: maxTokens,
-    temperature: b.temperature ?? 1,
-    top_p: b.top_p ?? 1,
-    seed: b.seed ?? undefined,
-    stop: b.stop ?? undefined,
+    ...samplingRow(b, { temperature: 1 }),
     add_bos: typeof prompt === "string",
     logprobs,
   }));
