@@ -14,7 +14,7 @@ import { compare } from "./routes/compare";
 import { completions } from "./routes/completions";
 import * as demo from "./routes/demo";
 import { health, models } from "./routes/models";
-import * as runner from "./routes/passthrough";
+import * as passthrough from "./routes/passthrough";
 
 const app = new OpenAPIHono<AppEnv>();
 app.use(recordRequest());
@@ -41,11 +41,11 @@ route(v1, "/chat/completions", ops.chat, chatCompletions);
 route(v1, "/completions", ops.completions, completions);
 route(v1, "/compare", ops.compare, compare);
 route(v1, "/models", ops.models, models);
-route(v1, "/score", ops.score, runner.score);
-route(v1, "/massive", ops.massive, runner.massive);
-route(v1, "/tokenize", ops.tokenize, runner.tokenize);
-route(v1, "/detokenize", ops.detokenize, runner.detokenize);
-route(v1, "/tokenizer_info", ops.tokenizerInfo, runner.tokenizerInfo);
+route(v1, "/score", ops.score, passthrough.score);
+route(v1, "/massive", ops.massive, passthrough.massive);
+route(v1, "/tokenize", ops.tokenize, passthrough.tokenize);
+route(v1, "/detokenize", ops.detokenize, passthrough.detokenize);
+route(v1, "/tokenizer_info", ops.tokenizerInfo, passthrough.tokenizerInfo);
 
 const demoApi = new OpenAPIHono<AppEnv>();
 demoApi.use(identify(), rateLimit());
@@ -66,9 +66,9 @@ app.route("/v1", v1);
 app.route("/demo", demoApi);
 app.route("/admin", adminApi);
 // vLLM's tokenizer routes sit at the root too, where lm-evaluation-harness's remote tokenizer looks for them.
-app.get("/tokenizer_info", identify(), rateLimit(), runner.tokenizerInfo);
-app.post("/tokenize", identify(), rateLimit(), runner.tokenize);
-app.post("/detokenize", identify(), rateLimit(), runner.detokenize);
+app.get("/tokenizer_info", identify(), rateLimit(), passthrough.tokenizerInfo);
+app.post("/tokenize", identify(), rateLimit(), passthrough.tokenize);
+app.post("/detokenize", identify(), rateLimit(), passthrough.detokenize);
 app.doc31("/openapi.json", info);
 
 app.onError(renderError);
