@@ -10,9 +10,10 @@ runner, and expect the same statuses and error types.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from .errors import ApiError
@@ -131,11 +132,20 @@ class DetokenizeRequest(Wire):
     tokens: list[TokenId]
 
 
+def _digits(v):
+    """A query string's number: digits only ("5", not "5.0", "+5" or " 5"), as the gateway checks it."""
+    if isinstance(v, str):
+        if not re.fullmatch(r"[0-9]+", v):
+            raise PydanticCustomError("int_parsing", "must be a whole number")
+        return int(v)
+    return v
+
+
 class MassiveQuery(Wire):
-    # Query strings are text: `k` arrives as "5"; lax parsing for it alone, still whole numbers only.
-    model_config = ConfigDict(strict=False, extra="ignore", frozen=True)
     prompt: str | None = Field(None, description="default: a stock English sentence")
-    k: Annotated[int, Field(ge=1, le=MAX_K, strict=False)] | None = Field(None, description="default: --k")
+    k: Annotated[int, BeforeValidator(_digits), Field(ge=1, le=MAX_K)] | None = Field(
+        None, description="default: --k"
+    )
     variant: Variant | None = Field(None, description="analyse this variant (default base)")
 
 
