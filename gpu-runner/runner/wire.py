@@ -143,7 +143,7 @@ def _digits(v):
 
 class MassiveQuery(Wire):
     prompt: str | None = Field(None, description="default: a stock English sentence")
-    k: Annotated[int, BeforeValidator(_digits), Field(ge=1, le=MAX_K)] | None = Field(
+    k: Annotated[int, Field(ge=1, le=MAX_K), BeforeValidator(_digits)] | None = Field(
         None, description="default: --k"
     )
     variant: Variant | None = Field(None, description="analyse this variant (default base)")
