@@ -2,7 +2,7 @@
 // same zod schemas the routes read with (schemas.ts, runner/wire.ts), so the document cannot drift from
 // what the gateway accepts. `route` registers a handler and its operation together.
 import { createRoute, type OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
-import type { z } from "zod";
+import type * as z from "zod";
 import type { AppEnv, Ctx } from "./env";
 import { DetokenizeRequest, MassiveQuery, ScoreRequest } from "./runner/wire";
 import { ChatRequest, CompareRequest, CompletionRequest, NewKey, PublicTokenizeRequest } from "./schemas";

@@ -2,7 +2,7 @@
 // (routes/request.ts `readBody`), and GET /openapi.json documents them. Values the runner sees have their
 // caps from the wire contract (runner/wire.ts), so the gateway and the runner cannot disagree about them.
 // Objects are loose: OpenAI clients send fields we do not use, and an engine target gets them all.
-import { z } from "zod";
+import * as z from "zod";
 import {
   atLeast,
   between,

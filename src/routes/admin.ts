@@ -1,6 +1,6 @@
 // Admin routes (ADMIN_TOKEN): API keys (created here, stored hashed), experiments in D1, and the request
 // records, paged and filtered by experiment and variant.
-import { z } from "zod";
+import * as z from "zod";
 import { forgetKeys, newKey, sha256Hex } from "../auth";
 import { checkExperiment, type Ctx } from "../env";
 import { ApiError, invalid } from "../errors";

@@ -1,6 +1,6 @@
 // POST /v1/chat/completions: OpenAI chat, streaming included, on a fixed variant ("house:macdrop") or the
 // one an experiment assigns ("house"); the variant comes back in `model` and the x-house-variant header.
-import type { z } from "zod";
+import type * as z from "zod";
 import type { Ctx } from "../env";
 import { capMaxTokens, capPrompt } from "../limits";
 import { chatChunks, chatCompletion, chatId } from "../openai/format";

@@ -1,7 +1,7 @@
 // What routes read off the Hono context, each in one place: the body (checked against its schema), the
 // runner pool for this request, and the model a request names (variant, experiment, record, headers). The
 // rules they apply are plain functions elsewhere (variants, limits, experiments) taking plain values.
-import type { z } from "zod";
+import type * as z from "zod";
 import type { Ctx } from "../env";
 import { invalid } from "../errors";
 import { experimentFor } from "../experiments";

@@ -2,7 +2,7 @@
 // the contract's caps, the answers' types, and how a broken rule maps to a status. The runner's copy is
 // gpu-runner/runner/wire.py (pydantic); test/contract.test.ts and gpu-runner/tests/test_contract.py run one
 // corpus of requests through both (and the fake runner) and expect the same statuses and error types.
-import { z } from "zod";
+import * as z from "zod"; // the namespace import lets a bundler drop what is unused
 import { ApiError } from "../errors";
 
 // Caps of the contract (runner/wire.py holds the same numbers).
