@@ -7,7 +7,16 @@ import { describe, expect, it } from "vitest";
 import corpus from "../gpu-runner/tests/contract/requests.json";
 import { ApiError } from "../src/errors";
 import { check, REQUESTS } from "../src/runner/wire";
+import { sse } from "./helpers";
 
+type Answer = {
+  name: string;
+  path: string;
+  body: unknown;
+  keys?: string[];
+  delta?: string[];
+  final?: string[];
+};
 type Case = {
   name: string;
   method: string;
@@ -46,6 +55,25 @@ describe("the wire contract (shared corpus; fake runner)", () => {
     const res = await fake.fetch("http://ok.contract" + c.path, { method: c.method, body });
     expect(res.status).toBe(c.status);
     if (c.status >= 400) expect(((await res.json()) as any).error.type).toBe(types[String(c.status)]);
+  });
+
+  it.each(corpus.answers as Answer[])("fake runner answers in the contract's shapes: $name", async (a) => {
+    const fake = (env as unknown as { RUNNER: Fetcher }).RUNNER;
+    const res = await fake.fetch("http://ok.contract" + a.path, {
+      method: "POST",
+      body: JSON.stringify(a.body),
+    });
+    const text = await res.text();
+    const got: Record<string, string[]> = {};
+    if (text.startsWith("data:")) {
+      const events = sse(text);
+      Object.assign(got, { delta: Object.keys(events[0]).sort(), final: Object.keys(events.at(-1)).sort() });
+    } else {
+      const j = JSON.parse(text);
+      got.keys = Object.keys(j.results ? j.results[0] : j).sort();
+    }
+    const { name: _, path: __, body: ___, ...want } = a;
+    expect(got).toEqual(want);
   });
 
   it("names each error status with the contract's type, 503 included", () => {

@@ -37,3 +37,19 @@ def test_error_types_by_status_are_the_contracts():
 
 def test_api_md_request_tables_are_generated_from_the_wire_schema():
     assert apidoc.generated_part() == apidoc.render(), "run: python -m runner schema --write-api-md"
+
+
+def answer_keys(body: str) -> dict:
+    """The keys of an answer: the first result's (or the body's); for a stream, a delta's and the last event's."""
+    if body.startswith("data:"):
+        events = [json.loads(x[6:]) for x in body.split("\n") if x.startswith("data: ") and x[6:] != "[DONE]"]
+        return {"delta": sorted(events[0]), "final": sorted(events[-1])}
+    j = json.loads(body)
+    return {"keys": sorted(j["results"][0] if "results" in j else j)}
+
+
+@pytest.mark.parametrize("answer", CORPUS["answers"], ids=[a["name"] for a in CORPUS["answers"]])
+def test_the_real_runner_answers_in_the_contracts_shapes(runner_url, answer):
+    status, _, body = call(runner_url, answer["path"], raw=json.dumps(answer["body"]).encode(), method="POST")
+    want = {k: answer[k] for k in ("keys", "delta", "final") if k in answer}
+    assert status == 200 and answer_keys(body) == want
