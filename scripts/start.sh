@@ -12,10 +12,7 @@ gateway_port="${GATEWAY_PORT:-8787}"
 
 bash scripts/setup.sh
 
-if [ ! -f .dev.vars ]; then
-  echo "ADMIN_TOKEN=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))')" > .dev.vars
-  echo "start: wrote a new admin token to .dev.vars"
-fi
+bash scripts/dev-vars.sh
 
 pids=()
 cleanup() {

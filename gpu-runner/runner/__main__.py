@@ -7,6 +7,7 @@
     python -m runner build-tiny --out DIR [--family llama] [--no-plant] [--seed 0]
     python -m runner convert   --gguf FILE --out DIR
     python -m runner sweep     --model X --text FILE --out DIR [--ks 1,2,5,10,20,50]
+    python -m runner schema    [--write-api-md]
 
 --model defaults to the project's default model (models/house when present, else models/tiny, built on
 first use). It takes a Hugging Face folder (safetensors), a .gguf file, or a named model: `gemma3-270m`
@@ -121,13 +122,15 @@ def main(argv=None) -> int:
     p.add_argument("--no-plant", action="store_true", help="no planted massive mechanism")
     p.add_argument("--seed", type=int, default=0)
 
-    gguf.add_parser(sub)
-    sweep.add_parser(sub)
+    from . import apidoc
+
+    for module in (apidoc, gguf, sweep):
+        module.add_parser(sub)  # subcommands from their own modules set `run`
 
     args = ap.parse_args(argv)
     quiet()
     try:
-        return COMMANDS[args.cmd](args)
+        return (getattr(args, "run", None) or COMMANDS[args.cmd])(args)
     except ValueError as e:  # configuration errors: say what to fix, no traceback
         print(f"runner: {e}", file=sys.stderr)
         return 2
@@ -196,20 +199,12 @@ def cmd_build_tiny(args) -> int:
     return 0
 
 
-def _lazy(module: str):
-    import importlib
-
-    return importlib.import_module(f"runner.{module}")
-
-
 COMMANDS = {
     "serve": cmd_serve,
     "analyse": cmd_analyse,
     "export": cmd_export,
     "evaluate": cmd_evaluate,
     "build-tiny": cmd_build_tiny,
-    "convert": lambda args: _lazy("gguf").cmd_convert(args),
-    "sweep": lambda args: _lazy("sweep").cmd_sweep(args),
 }
 
 if __name__ == "__main__":

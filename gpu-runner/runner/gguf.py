@@ -67,6 +67,7 @@ def add_parser(sub) -> None:
     p.add_argument("--gguf", required=True, help="path to a .gguf file")
     p.add_argument("--out", required=True, help="folder to write the Hugging Face layout into")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.set_defaults(run=cmd_convert)
 
 
 def cmd_convert(args) -> int:

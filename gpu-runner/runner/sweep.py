@@ -37,6 +37,7 @@ def add_parser(sub) -> None:
     p.add_argument("--sink-tokens", type=int, default=128, help="tokens of the window the sink is read on")
     p.add_argument("--seed", type=int, default=0, help="seed of the random-row control")
     p.add_argument("--out", required=True, help="folder for sweep.json/.md/.png/.svg")
+    p.set_defaults(run=cmd_sweep)
 
 
 def plans_for(
