@@ -25,7 +25,9 @@ export interface ModelClient {
   massive(k: number): Promise<{ layer: number | null; indices: number[] }>;
   /** lm-eval `loglikelihood` per request; rows with addBos false are scored without BOS. */
   loglikelihood(reqs: ScoreReq[]): Promise<{ logprob: number; tokens: number }[]>;
-  rolling(reqs: { variant: string; text: string }[]): Promise<{ logprob: number; tokens: number }[]>;
+  rolling(
+    reqs: { variant: string; text: string; addBos?: boolean }[],
+  ): Promise<{ logprob: number; tokens: number }[]>;
   generate(reqs: GenReq[]): Promise<{ text: string; raw: unknown }[]>;
   registerVariant(v: Variant): Promise<void>;
 }
@@ -111,10 +113,27 @@ export class HttpClient implements ModelClient {
     return out;
   }
 
-  async rolling(reqs: { variant: string; text: string }[]) {
-    return (
-      await this.post<{ results: { logprob: number; tokens: number }[] }>("/v1/score", { rolling: reqs })
-    ).results;
+  async rolling(reqs: { variant: string; text: string; addBos?: boolean }[]) {
+    const out = await Promise.all(
+      reqs.map(async (r) => {
+        if (r.addBos !== false) return null;
+        // Without BOS: the prompt's own token log-probabilities (echo); the first token has none.
+        const res = await this.post<{ results: Echo[] }>("/v1/score", {
+          echo: [{ variant: r.variant, prompt: r.text, add_bos: false }],
+        });
+        const lps = res.results[0].token_logprobs.filter((x): x is number => x !== null);
+        return { logprob: lps.reduce((s, x) => s + x, 0), tokens: lps.length };
+      }),
+    );
+    const withBos = reqs.flatMap((r, i) => (r.addBos === false ? [] : [i]));
+    if (withBos.length) {
+      const rolling = withBos.map((i) => ({ variant: reqs[i].variant, text: reqs[i].text }));
+      const res = await this.post<{ results: { logprob: number; tokens: number }[] }>("/v1/score", {
+        rolling,
+      });
+      withBos.forEach((i, j) => (out[i] = res.results[j]));
+    }
+    return out as { logprob: number; tokens: number }[];
   }
 
   async generate(reqs: GenReq[]) {

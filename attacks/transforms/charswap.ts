@@ -22,7 +22,7 @@ export const charswap: Transform = (cases, params, seed) => {
     const r = rng(subSeed(seed, "charswap", c.id));
     const parts = words(c.prompt);
     const slots = wordSlots(parts, 3);
-    const n = Math.max(slots.length ? 1 : 0, Math.round(rate * slots.length));
+    const n = rate === 0 ? 0 : Math.max(1, Math.round(rate * slots.length)); // rate > 0: at least one edit
     const chosen = new Set<number>();
     while (chosen.size < Math.min(n, slots.length)) chosen.add(pick(r, slots));
     for (const i of [...chosen].sort((a, b) => a - b)) parts[i] = edit(parts[i], pick(r, OPS), r);
