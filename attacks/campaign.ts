@@ -46,7 +46,9 @@ export const CampaignSchema = z.strictObject({
     url: z.url(),
     key: z.string().optional(), // API key or runner token: a literal, "env:NAME", or "auto" (gateway: make one with the admin token in .dev.vars)
     model: z.string().default("house"), // the gateway's model name
-    admin: z.strictObject({ url: z.url().optional(), token: z.string() }).optional(), // runner admin (k sweeps)
+    // The runner's admin route, for k sweeps: url (default: target.url), token (literal, "env:NAME", or
+    // "auto": ADMIN_TOKEN from .dev.vars, which `npm start` gives the runner too).
+    admin: z.strictObject({ url: z.url().optional(), token: z.string() }).optional(),
     rate: z.number().min(0).default(0), // requests per second to this target (0: unlimited)
     timeout_s: z.number().positive().default(120),
   }),

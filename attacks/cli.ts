@@ -1,7 +1,7 @@
 // The attack CLI: `npm run attack -- CAMPAIGN.yaml [options]` runs a campaign with a progress bar, then
 // writes report.md, report.json and report.html next to its SQLite records and prints where they are.
 //   --resume                     continue a killed run (refuses a changed campaign)
-//   --url URL --kind gateway|runner --model NAME --key KEY   override the campaign's target
+//   --url URL --kind gateway|runner --model NAME --key KEY --admin-url URL   override the campaign's target
 //   --out DIR                    output folder (default: the campaign's "out", else runs/attacks/<name>)
 //   --fail-on-regression DIR|DB  exit 3 when a variant is significantly worse than in that earlier run
 //   --report-only                rebuild the reports from the records without calling the model
@@ -21,24 +21,32 @@ import { summarise } from "./summary";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
+/** ADMIN_TOKEN from .dev.vars, which `npm start` writes and gives to both the gateway and the runner. */
+function devAdminToken(field: string): string {
+  const vars = join(ROOT, ".dev.vars");
+  const token = existsSync(vars)
+    ? /^ADMIN_TOKEN=(.*)$/m.exec(readFileSync(vars, "utf8"))?.[1]?.trim()
+    : undefined;
+  if (!token)
+    throw new Error(`${field} "auto" needs ADMIN_TOKEN in ${vars} (npm start writes it); or give "env:NAME"`);
+  return token;
+}
+
+/** A secret as the campaign gives it: a literal, "env:NAME", or "auto" (.dev.vars). */
+function secret(value: string, field: string): string {
+  if (value === "auto") return devAdminToken(field);
+  if (!value.startsWith("env:")) return value;
+  const v = process.env[value.slice(4)];
+  if (!v) throw new Error(`${field} says ${value}, but ${value.slice(4)} is not set`);
+  return v;
+}
+
 async function resolveKey(c: Campaign): Promise<string | undefined> {
   const k = c.target.key;
   if (k === undefined) return undefined;
-  if (k.startsWith("env:")) {
-    const v = process.env[k.slice(4)];
-    if (!v) throw new Error(`target.key says ${k}, but ${k.slice(4)} is not set`);
-    return v;
-  }
-  if (k !== "auto") return k;
+  if (k !== "auto") return secret(k, "target.key");
   // "auto": a gateway started by `npm start` keeps its admin token in .dev.vars; make an API key with it.
-  const vars = join(ROOT, ".dev.vars");
-  const admin = existsSync(vars)
-    ? /^ADMIN_TOKEN=(.*)$/m.exec(readFileSync(vars, "utf8"))?.[1]?.trim()
-    : undefined;
-  if (!admin)
-    throw new Error(
-      `target.key "auto" needs ADMIN_TOKEN in ${vars} (npm start writes it); or give key: env:HOUSE_KEY`,
-    );
+  const admin = devAdminToken("target.key");
   const res = await fetch(c.target.url.replace(/\/$/, "") + "/admin/keys", {
     method: "POST",
     headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
@@ -69,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       resume: { type: "boolean" },
       url: { type: "string" },
+      "admin-url": { type: "string" },
       kind: { type: "string" },
       model: { type: "string" },
       key: { type: "string" },
@@ -88,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.kind === "gateway" || values.kind === "runner") c.target.kind = values.kind;
   else if (values.kind) throw new Error(`--kind must be gateway or runner`);
   if (values.model) c.target.model = values.model;
+  if (values["admin-url"] && c.target.admin) c.target.admin.url = values["admin-url"];
   if (values.key) c.target.key = values.key;
   const out = resolve(
     values.out ?? (c.out ? join(dirname(file), c.out) : join(ROOT, "runs/attacks", c.name)),
@@ -107,9 +117,7 @@ async function main(argv: string[]): Promise<number> {
         admin: c.target.admin
           ? {
               url: c.target.admin.url ?? c.target.url,
-              token: c.target.admin.token.startsWith("env:")
-                ? (process.env[c.target.admin.token.slice(4)] ?? "")
-                : c.target.admin.token,
+              token: secret(c.target.admin.token, "target.admin.token"),
             }
           : undefined,
         rate: c.target.rate,

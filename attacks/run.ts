@@ -98,8 +98,14 @@ export async function* runCampaign(opts: {
   const tasks = loadTasks(c, opts.baseDir);
   const judges = new Map(tasks.map((t) => [t.task, t.judge]));
   const variants = [...c.variants, ...(await kSweepVariants(c, client))];
-  const known = await client.variants();
-  const missing = variants.filter((v) => v.split("+").some((p) => !known.includes(p)));
+  // A gateway caches the runner's variant list (15 s): wait until the freshly registered ones show.
+  let known = await client.variants();
+  const absent = () => variants.filter((v) => v.split("+").some((p) => !known.includes(p)));
+  for (let i = 0; c.k_sweep && absent().length && i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    known = await client.variants();
+  }
+  const missing = absent();
   if (missing.length)
     throw new Error(`unknown variants ${missing.join(", ")}; the target serves ${known.join(", ")}`);
   const cells = expandCells(tasks, attackSpecs(c), variants, c.seeds, c.repeats, {

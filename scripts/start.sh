@@ -26,7 +26,9 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 echo "start: runner on http://127.0.0.1:$runner_port (default model)"
-setsid bash scripts/runner.sh --host 127.0.0.1 --port "$runner_port" &
+# The runner gets the same admin token, so the attack campaign can register its k-sweep variants.
+setsid bash scripts/runner.sh --host 127.0.0.1 --port "$runner_port" \
+  --admin-token "$(grep '^ADMIN_TOKEN=' .dev.vars | cut -d= -f2-)" &
 pids+=("$!")
 for i in $(seq 1 240); do
   if curl -sf "http://127.0.0.1:$runner_port/health" >/dev/null; then break; fi
@@ -58,6 +60,9 @@ cat <<MSG
   Try:
     curl $gw/v1/chat/completions -H 'content-type: application/json' \\
       -d '{"model": "house:base", "messages": [{"role": "user", "content": "Once upon a time"}], "max_tokens": 32}'
+
+  Attack it (a few minutes; prints where its report is):
+    npm run attack -- attacks/campaigns/default.yaml
 
   Ctrl-C stops the gateway and the runner.
 

@@ -11,6 +11,7 @@ import traceback
 
 from aiohttp import web
 
+from . import gradients
 from .errors import ApiError
 from .service import Runner
 
@@ -181,6 +182,8 @@ def make_app(runner: Runner) -> web.Application:
     app.router.add_post("/v1/detokenize", detokenize)
     app.router.add_get("/v1/tokenizer_info", tokenizer_info)
     app.router.add_get("/metrics", metrics)
+    for path, handler in gradients.routes(RUNNER, require_admin, read_json):  # admin-only, for GCG
+        app.router.add_post(path, handler)
     return app
 
 
