@@ -30,6 +30,22 @@ export interface ModelClient {
   ): Promise<{ logprob: number; tokens: number }[]>;
   generate(reqs: GenReq[]): Promise<{ text: string; raw: unknown }[]>;
   registerVariant(v: Variant): Promise<void>;
+  tokenize(text: string): Promise<number[]>; // without BOS
+  detokenize(tokens: number[]): Promise<string>;
+  /** Admin-only (the runner's gradients routes, for GCG): see gpu-runner/runner/gradients.py. */
+  tokenGradients(req: {
+    variant: string;
+    prompt: string;
+    suffix_ids: number[];
+    target: string;
+    top_k: number;
+  }): Promise<{ loss: number; top: number[][] }>;
+  suffixLosses(req: {
+    variant: string;
+    prompt: string;
+    candidates: number[][];
+    target: string;
+  }): Promise<number[]>;
 }
 
 type Echo = { token_logprobs: (number | null)[] };
@@ -74,7 +90,37 @@ export class HttpClient implements ModelClient {
     return { layer: m.massive_layer, indices: m.massive_layer === null ? [] : m.top_k.indices };
   }
 
-  private async tokenize(text: string): Promise<number[]> {
+  async detokenize(tokens: number[]): Promise<string> {
+    return (await this.post<{ text: string }>("/v1/detokenize", { tokens })).text;
+  }
+
+  private adminOpts(what: string) {
+    const admin =
+      this.target.admin ??
+      (this.target.kind === "runner" && this.target.key
+        ? { url: this.target.url, token: this.target.key }
+        : undefined);
+    if (!admin) throw new Error(`${what} needs the runner's admin URL and token (target.admin)`);
+    return { url: admin.url.replace(/\/$/, ""), opts: { ...this.opts, token: admin.token } };
+  }
+
+  async tokenGradients(req: {
+    variant: string;
+    prompt: string;
+    suffix_ids: number[];
+    target: string;
+    top_k: number;
+  }) {
+    const a = this.adminOpts("GCG");
+    return requestJson<{ loss: number; top: number[][] }>(a.url + "/v1/gradients/token", req, a.opts);
+  }
+
+  async suffixLosses(req: { variant: string; prompt: string; candidates: number[][]; target: string }) {
+    const a = this.adminOpts("GCG");
+    return (await requestJson<{ losses: number[] }>(a.url + "/v1/gradients/loss", req, a.opts)).losses;
+  }
+
+  async tokenize(text: string): Promise<number[]> {
     return (await this.post<{ tokens: number[] }>("/v1/tokenize", { text, add_bos: false })).tokens;
   }
 

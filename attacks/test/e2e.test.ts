@@ -10,6 +10,9 @@ import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gcg } from "../adaptive/gcg";
+import { randomSearch } from "../adaptive/random-search";
+import { HttpClient } from "../client";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -187,6 +190,48 @@ describe("a campaign against a real runner on the house model", () => {
     } finally {
       await browser.close();
     }
+  }, 120_000);
+});
+
+describe("adaptive attacks against the same runner", () => {
+  const prompt = "The Debian package manager is called";
+  const target = " apt";
+
+  it("random search (black-box, /v1/score): the best log-prob never falls, and the suffix re-scores to it", async () => {
+    const client = new HttpClient({ kind: "runner", url });
+    const res = await randomSearch(client, { variant: "base", prompt, target, iterations: 6, candidates: 4 });
+    expect(res.history).toHaveLength(7);
+    res.history.slice(1).forEach((lp, i) => expect(lp).toBeGreaterThanOrEqual(res.history[i]));
+    const [again] = await client.loglikelihood([
+      { variant: "base", context: prompt + res.suffixText, continuation: target },
+    ]);
+    expect(again.logprob).toBeCloseTo(res.history.at(-1)!, 4);
+  }, 120_000);
+
+  it("GCG (white-box, admin gradients routes): the loss never rises, and needs the admin token", async () => {
+    const client = new HttpClient({ kind: "runner", url, admin: { url, token: ADMIN } });
+    const res = await gcg(client, {
+      variant: "massive-zero",
+      prompt,
+      target,
+      steps: 4,
+      batch: 8,
+      topK: 16,
+      suffixTokens: 6,
+    });
+    expect(res.suffix).toHaveLength(6);
+    res.history.slice(1).forEach((l, i) => expect(l).toBeLessThanOrEqual(res.history[i]));
+    const [l] = await client.suffixLosses({
+      variant: "massive-zero",
+      prompt,
+      target,
+      candidates: [res.suffix],
+    });
+    expect(l).toBeCloseTo(res.history.at(-1)!, 4);
+    const anon = new HttpClient({ kind: "runner", url, admin: { url, token: "wrong" } });
+    await expect(anon.suffixLosses({ variant: "base", prompt, target, candidates: [[5]] })).rejects.toThrow(
+      /401/,
+    );
   }, 120_000);
 });
 
