@@ -45,6 +45,7 @@ async function resolveKey(c: Campaign): Promise<string | undefined> {
   const k = c.target.key;
   if (k === undefined) return undefined;
   if (k !== "auto") return secret(k, "target.key");
+  if (c.target.kind === "runner") return undefined; // a local runner (npm start's) needs no API token
   // "auto": a gateway started by `npm start` keeps its admin token in .dev.vars; make an API key with it.
   const admin = devAdminToken("target.key");
   const res = await fetch(c.target.url.replace(/\/$/, "") + "/admin/keys", {
@@ -97,7 +98,9 @@ async function main(argv: string[]): Promise<number> {
   if (values.kind === "gateway" || values.kind === "runner") c.target.kind = values.kind;
   else if (values.kind) throw new Error(`--kind must be gateway or runner`);
   if (values.model) c.target.model = values.model;
-  if (values["admin-url"] && c.target.admin) c.target.admin.url = values["admin-url"];
+  // A runner target is its own admin route unless told otherwise: --kind runner --url X is one override.
+  const adminUrl = values["admin-url"] ?? (values.url && c.target.kind === "runner" ? values.url : undefined);
+  if (adminUrl && c.target.admin) c.target.admin.url = adminUrl;
   if (values.key) c.target.key = values.key;
   const out = resolve(
     values.out ?? (c.out ? join(dirname(file), c.out) : join(ROOT, "runs/attacks", c.name)),

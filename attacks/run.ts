@@ -195,7 +195,7 @@ export async function* runCampaign(opts: {
   await Promise.all(all);
   yield {
     type: "end",
-    written: todo.length - (todo.length - next),
+    written: next, // every cell taken was written (an error is a row too)
     errors,
     stopped,
     seconds: (Date.now() - t0) / 1000,
