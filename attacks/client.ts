@@ -142,14 +142,16 @@ export class HttpClient implements ModelClient {
     }
     for (const [i, r] of reqs.entries()) {
       if (r.addBos !== false) continue;
-      // Without BOS: score the prompt's own tokens (echo), the continuation being the tokens past the context's.
-      const ctx = await this.tokenize(r.context);
-      const whole = await this.tokenize(r.context + r.continuation);
-      const n = whole.slice(0, ctx.length).every((t, j) => t === ctx[j])
-        ? whole.length - ctx.length
-        : (await this.tokenize(r.continuation)).length;
-      const ids =
-        n === whole.length - ctx.length ? whole : [...ctx, ...(await this.tokenize(r.continuation))];
+      // Without BOS: score the prompt's own tokens (echo). As the runner's split_context does: the
+      // continuation is the tokens of context+continuation past the context's, unless the seam merged.
+      const [ctx, whole] = await Promise.all([
+        this.tokenize(r.context),
+        this.tokenize(r.context + r.continuation),
+      ]);
+      const seamKept = whole.length > ctx.length && ctx.every((t, j) => t === whole[j]);
+      const ids = seamKept ? whole : [...ctx, ...(await this.tokenize(r.continuation))];
+      const n = ids.length - ctx.length;
+      if (n < 1) throw new Error(`continuation ${JSON.stringify(r.continuation)} encodes to no tokens`);
       const res = await this.post<{ results: Echo[] }>("/v1/score", {
         echo: [{ variant: r.variant, prompt: ids, add_bos: false }],
       });
