@@ -1,6 +1,7 @@
 // Word-level substitution (TextFooler/PromptBench style, without the model in the loop): a seeded `rate`
 // share of the words that the lexicon knows are replaced by one of their synonyms. The lexicon is the
 // `synonyms` npm package (a WordNet-derived English thesaurus); the case of the first letter is kept.
+/// <reference path="../synonyms.d.ts" />
 import dictionary from "synonyms/dictionary.js";
 import { pick, rng, subSeed } from "../rng";
 import type { Transform } from "../types";
