@@ -5,6 +5,7 @@
 //   --out DIR                    output folder (default: the campaign's "out", else runs/attacks/<name>)
 //   --fail-on-regression DIR|DB  exit 3 when a variant is significantly worse than in that earlier run
 //   --report-only                rebuild the reports from the records without calling the model
+//   --rejudge                    score the recorded generation outputs again with the current judges (report only)
 // Exit codes: 0 done, 1 bad input or a failed run, 2 stopped by the budget, 3 regression.
 import { SingleBar, Presets } from "cli-progress";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -14,6 +15,7 @@ import { parseCampaign, type Campaign } from "./campaign";
 import { HttpClient, type Target } from "./client";
 import { Records } from "./records";
 import { regressions } from "./regression";
+import { rejudge } from "./rejudge";
 import { html } from "./report/html";
 import { markdown } from "./report/markdown";
 import { runCampaign } from "./run";
@@ -85,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
       out: { type: "string" },
       "fail-on-regression": { type: "string" },
       "report-only": { type: "boolean" },
+      rejudge: { type: "boolean" },
       quiet: { type: "boolean" },
     },
   });
@@ -160,7 +163,10 @@ async function main(argv: string[]): Promise<number> {
         }
       }
     }
-    const rows = records.rows(c.name);
+    const recorded = records.rows(c.name);
+    const rows = values.rejudge
+      ? rejudge(c, dirname(file), recorded, [...new Set(recorded.map((r) => r.variant))])
+      : recorded;
     const s = summarise(c.name, rows, c.baseline_variant);
     const meta = { seconds, target: `${c.target.kind} ${c.target.url}` };
     writeFileSync(join(out, "report.md"), markdown(s, meta));

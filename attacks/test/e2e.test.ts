@@ -120,6 +120,18 @@ describe("a campaign against a real runner on the house model", () => {
     expect(report.variants).toEqual(["base", "massive-zero", "zero-k2"]);
     expect(report.errors).toBe(0);
     expect(report.k_sweep[0].points.map((p: { k: number }) => p.k)).toEqual([0, 2]);
+
+    // Re-judging from the raw outputs, without the model, gives back every score the judges gave: spoil the
+    // recorded generation scores (in this test only; records are append-only) and --rejudge restores them.
+    const db = new Database(join(out, "records.db"));
+    const spoiled = db
+      .prepare("UPDATE attack_results SET score = 1 - score WHERE metric = 'exact'")
+      .run().changes;
+    db.close();
+    expect(spoiled).toBe(3 * 3 * 3);
+    const re = cli(file, out, "--report-only", "--rejudge");
+    expect(re.status, re.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, "report.json"), "utf8")).stats).toEqual(report.stats);
   }, 300_000);
 
   it("killed mid-way and resumed: the same exact count, no cell twice; a changed campaign is refused", async () => {
