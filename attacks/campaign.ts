@@ -4,7 +4,7 @@
 import { LineCounter, isNode, parseDocument } from "yaml";
 import { z } from "zod";
 import { sha256 } from "./rng";
-import { TRANSFORMS } from "./index";
+import { ADAPTIVE, TRANSFORMS } from "./index";
 import { SUITES } from "./tasks/suites";
 
 const name = z
@@ -30,10 +30,13 @@ const Task = z.union([
   }),
 ]);
 
+const ATTACK_IDS = [...Object.keys(TRANSFORMS), ...Object.keys(ADAPTIVE)] as [AttackId, ...AttackId[]];
+type AttackId = keyof typeof TRANSFORMS | keyof typeof ADAPTIVE;
+
 const Attack = z.union([
-  z.enum(Object.keys(TRANSFORMS) as [keyof typeof TRANSFORMS, ...(keyof typeof TRANSFORMS)[]]),
+  z.enum(ATTACK_IDS),
   z.strictObject({
-    id: z.enum(Object.keys(TRANSFORMS) as [keyof typeof TRANSFORMS, ...(keyof typeof TRANSFORMS)[]]),
+    id: z.enum(ATTACK_IDS),
     params: z.record(z.string(), z.unknown()).default({}),
     label: z.string().optional(), // how reports name it (default: id and parameters)
   }),
@@ -106,7 +109,7 @@ export function campaignHash(c: Campaign): string {
 }
 
 export type AttackSpec = {
-  id: keyof typeof TRANSFORMS | "clean";
+  id: AttackId | "clean";
   params: Record<string, unknown>;
   label: string;
 };

@@ -145,7 +145,8 @@ async function main(argv: string[]): Promise<number> {
         baseDir: dirname(file),
         resume: values.resume,
       })) {
-        if (ev.type === "plan") {
+        if (ev.type === "prepare") console.log(`attack: ${ev.message}`);
+        else if (ev.type === "plan") {
           console.log(
             `attack: "${c.name}" -> ${c.target.kind} ${c.target.url}: ${ev.total} cells (${ev.done} already recorded, ${ev.todo} to run), variants ${ev.variants.join(", ")}`,
           );

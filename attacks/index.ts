@@ -1,6 +1,9 @@
 // The attack module's one registry: every prompt attack by id (DESIGN §3, STYLE "one object literal").
 // Weight attacks are not here: they are variants served by the runner (see client.ts and kSweep in run.ts).
+// Prompt attacks are pure transforms; adaptive ones need the model and are listed apart.
 import type { Transform } from "./types";
+import { gcg } from "./adaptive/gcg";
+import { randomSearch } from "./adaptive/random-search";
 import { base64 } from "./transforms/base64";
 import { bosMid } from "./transforms/bos-mid";
 import { charswap } from "./transforms/charswap";
@@ -29,5 +32,11 @@ export const TRANSFORMS = {
   "leading-delimiter": leadingDelimiter, // the paper's: a leading delimiter
 } satisfies Record<string, Transform>;
 
-export type AttackId = keyof typeof TRANSFORMS;
+/** Adaptive attacks search a suffix against the model (adaptive/campaign.ts runs them for a campaign). */
+export const ADAPTIVE = {
+  "random-search": randomSearch, // black-box: log-prob random search over a suffix (/v1/score)
+  gcg, // white-box: Greedy Coordinate Gradient on the runner's admin gradients routes
+};
+
+export type AttackId = keyof typeof TRANSFORMS | keyof typeof ADAPTIVE;
 export type { Case, Cell, Provenance, ResultRow, Transform, Variant } from "./types";

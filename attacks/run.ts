@@ -4,6 +4,7 @@
 // in flight, and none is written twice. Yields events; the CLI draws them, tests count them.
 import { readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import { adaptiveCases } from "./adaptive/campaign";
 import { attackSpecs, campaignHash, type Campaign } from "./campaign";
 import { expandCells, type TaskCases } from "./cells";
 import type { ModelClient } from "./client";
@@ -19,6 +20,7 @@ import type { Cell, ResultRow } from "./types";
 export const HOUSE_HELDOUT = resolve(import.meta.dirname, "../models/house/heldout.txt");
 
 export type RunEvent =
+  | { type: "prepare"; message: string }
   | { type: "plan"; total: number; done: number; todo: number; variants: string[] }
   | { type: "row"; row: ResultRow }
   | { type: "end"; written: number; errors: number; stopped: string | null; seconds: number };
@@ -89,12 +91,6 @@ export async function* runCampaign(opts: {
 }): AsyncGenerator<RunEvent> {
   const { campaign: c, client, records } = opts;
   const t0 = Date.now();
-  records.open(
-    c.name,
-    campaignHash(c),
-    { ...c, target: { ...c.target, key: undefined, admin: undefined } },
-    !!opts.resume,
-  );
   const tasks = loadTasks(c, opts.baseDir);
   const judges = new Map(tasks.map((t) => [t.task, t.judge]));
   const variants = [...c.variants, ...(await kSweepVariants(c, client))];
@@ -108,10 +104,20 @@ export async function* runCampaign(opts: {
   const missing = absent();
   if (missing.length)
     throw new Error(`unknown variants ${missing.join(", ")}; the target serves ${known.join(", ")}`);
-  const cells = expandCells(tasks, attackSpecs(c), variants, c.seeds, c.repeats, {
-    bosToken: await client.bosToken(),
-  });
+  const specs = attackSpecs(c);
+  const notes: string[] = [];
+  const adaptive = await adaptiveCases(c, client, tasks, specs, (m) => notes.push(m));
+  if (notes.length) yield { type: "prepare", message: `adaptive attacks: ${notes.length} searches done` };
+  const bosToken = await client.bosToken();
+  const cells = expandCells(tasks, specs, variants, c.seeds, c.repeats, { bosToken }, adaptive);
   const capped = c.budget.max_cells ? cells.slice(0, c.budget.max_cells) : cells;
+  // Registered only once the campaign is known to run (its tasks load, its variants exist).
+  records.open(
+    c.name,
+    campaignHash(c),
+    { ...c, target: { ...c.target, key: undefined, admin: undefined } },
+    !!opts.resume,
+  );
   const done = records.doneKeys(c.name);
   const todo = capped.filter((cell) => !done.has(cell.key));
   yield {

@@ -206,6 +206,32 @@ describe("a campaign against a real runner on the house model", () => {
 });
 
 describe("adaptive attacks against the same runner", () => {
+  it("in a campaign: a suffix searched on base per cloze item, scored on every variant; no cells for others", () => {
+    const file = join(work, "adaptive.yaml");
+    writeFileSync(
+      file,
+      `name: adaptive
+target: {kind: runner, url: "${url}", admin: {token: ${ADMIN}}}
+variants: [base, massive-zero]
+tasks:
+  - {suite: heldout-cloze, n: 2}
+  - {suite: heldout-next, n: 1}
+attacks:
+  - {id: random-search, params: {iterations: 3, candidates: 2, suffixTokens: 4}, label: rs}
+  - {id: gcg, params: {steps: 2, batch: 4, topK: 8, suffixTokens: 4}, label: gcg}
+`,
+    );
+    const out = join(work, "adaptive");
+    const r = cli(file, out);
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toContain("adaptive attacks: 4 searches done");
+    // cloze: 2 items x (clean, rs, gcg) x 2 variants; next-word: 1 item x clean x 2 variants
+    expect(count(out)).toEqual({ rows: 14, keys: 14 });
+    const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+    expect(report.attacks).toEqual(["clean", "rs", "gcg"]);
+    expect(report.errors).toBe(0);
+  }, 300_000);
+
   const prompt = "The Debian package manager is called";
   const target = " apt";
 

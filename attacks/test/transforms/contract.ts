@@ -2,7 +2,9 @@
 // (attack id, parameters, seed, original text); the input never mutated; what identifies and scores a case
 // (id, task, kind, choices, gold, target) never changed.
 import { expect, it } from "vitest";
-import { TRANSFORMS, type AttackId } from "../../index";
+import { TRANSFORMS } from "../../index";
+
+type AttackId = keyof typeof TRANSFORMS;
 import type { Case } from "../../types";
 
 export const CTX = { bosToken: "<|bos|>" };
