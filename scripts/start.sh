@@ -32,7 +32,9 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   fi
 done
 echo "start: runner on http://127.0.0.1:$runner_port (model: $model_name)"
-setsid bash scripts/runner.sh --host 127.0.0.1 --port "$runner_port" "$@" &
+# The runner gets the same admin token, so the attack campaign can register its k-sweep variants.
+setsid bash scripts/runner.sh --host 127.0.0.1 --port "$runner_port" \
+  --admin-token "$(grep '^ADMIN_TOKEN=' .dev.vars | cut -d= -f2-)" "$@" &
 pids+=("$!")
 wait_s=240
 [ "$model_name" = house ] || wait_s=1200 # a named model is installed and converted on first use
@@ -66,6 +68,9 @@ cat <<MSG
   Try:
     curl $gw/v1/chat/completions -H 'content-type: application/json' \\
       -d '{"model": "$model_name:base", "messages": [{"role": "user", "content": "Once upon a time"}], "max_tokens": 32}'
+
+  Attack it (a few minutes; prints where its report is):
+    npm run attack -- attacks/campaigns/default.yaml
 
   Ctrl-C stops the gateway and the runner.
 

@@ -23,6 +23,7 @@ fi
 
 echo "== prettier --check"
 npx prettier --check src test "bench/gateway/*.mjs" tsconfig.json vitest.config.ts .prettierrc
+npx prettier --check attacks
 
 echo "== wrangler types --check (the Env bindings in worker-configuration.d.ts match wrangler.toml)"
 WRANGLER_SEND_METRICS=false npx wrangler types --include-runtime=false --strict-vars=false --check >/dev/null || {
@@ -31,13 +32,16 @@ WRANGLER_SEND_METRICS=false npx wrangler types --include-runtime=false --strict-
 }
 
 echo "== tsc --noEmit"
-npx tsc --noEmit -p . && npx tsc --noEmit -p test/e2e
+npx tsc --noEmit -p . && npx tsc --noEmit -p test/e2e && npx tsc --noEmit -p attacks
 
 echo "== vitest (workerd, fake runner, real D1)"
 npx vitest run
 
 echo "== vitest e2e (real runner on the tiny model, gateway in wrangler dev, openai SDK, headless Chromium)"
 npx vitest run -c test/e2e/vitest.config.ts
+
+echo "== vitest attacks (Node: transforms, statistics, records, a campaign against a real runner on the house model)"
+npx vitest run -c attacks/vitest.config.ts
 
 echo "== wrangler deploy --dry-run"
 # Building the container image needs Docker, which CI lacks: dry-run the same config with the image as a

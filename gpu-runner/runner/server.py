@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from . import wire
+from . import gradients, wire
 from .errors import ApiError
 from .service import Runner
 
@@ -158,6 +158,8 @@ def make_app(runner: Runner) -> web.Application:
     app.router.add_post("/v1/detokenize", detokenize)
     app.router.add_get("/v1/tokenizer_info", tokenizer_info)
     app.router.add_get("/metrics", metrics)
+    for path, handler in gradients.routes(RUNNER, require_admin, body):  # admin-only, for GCG
+        app.router.add_post(path, handler)
     return app
 
 
