@@ -5,6 +5,7 @@
     python -m runner export    --model DIR --variant massive-zero --format peft --out DIR
     python -m runner evaluate  --model DIR --text FILE [--variants a,b] [--context N]
     python -m runner build-tiny --out DIR [--family llama] [--no-plant] [--seed 0]
+    python -m runner train     --data FILE --method lora|dora [--macdrop] --out DIR   (runner/train_cli.py)
 
 --model defaults to the project's default model (models/house when present, else models/tiny, built on
 first use).
@@ -112,10 +113,14 @@ def main(argv=None) -> int:
     p.add_argument("--no-plant", action="store_true", help="no planted massive mechanism")
     p.add_argument("--seed", type=int, default=0)
 
+    from .train_cli import add_parser as add_training  # train, compare-training, build-instructions
+
+    add_training(sub)
+
     args = ap.parse_args(argv)
     quiet()
     try:
-        return COMMANDS[args.cmd](args)
+        return (COMMANDS.get(args.cmd) or args.run)(args)
     except ValueError as e:  # configuration errors: say what to fix, no traceback
         print(f"runner: {e}", file=sys.stderr)
         return 2
