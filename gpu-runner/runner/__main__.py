@@ -35,6 +35,13 @@ def default_model() -> str:
     return tiny
 
 
+def default_adapters(args) -> str | None:
+    """The default model's committed adapters (lora, macdrop, dora, dora-macdrop), served unless --adapters
+    or --model says otherwise."""
+    folder = os.path.join(REPO, "models", "house", "adapters")
+    return folder if args.model is None and os.path.isdir(folder) else None
+
+
 def quiet() -> None:
     warnings.filterwarnings("ignore")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -50,7 +57,7 @@ def runner_from(args, **over):
 
     cfg = RunnerConfig(
         model=args.model or default_model(),
-        adapters_dir=getattr(args, "adapters", None),
+        adapters_dir=getattr(args, "adapters", None) or default_adapters(args),
         device=args.device,
         dtype=args.dtype,
         k=args.k,

@@ -46,7 +46,7 @@ def add_training_args(p) -> None:
     h.add_argument("--epochs", type=int, default=3)
     h.add_argument("--max-steps", type=int, help="cap on optimizer steps")
     h.add_argument("--val-fraction", type=float, default=0.05)
-    h.add_argument("--micro-batch", type=int, default=8)
+    h.add_argument("--micro-batch", type=int, default=16)
     h.add_argument("--accum", type=int, default=1, help="micro-batches per optimizer step")
     h.add_argument("--max-len", type=int, default=256)
     h.add_argument("--weight-decay", type=float, default=0.0)
