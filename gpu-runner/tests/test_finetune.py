@@ -180,3 +180,23 @@ def test_a_trained_adapter_loads_in_peft_and_gives_the_runners_logits_alone_and_
         assert not torch.allclose(ref_z, ref, atol=1e-3)  # the attack does change the answer
     finally:
         runner.close()
+
+
+def test_an_adapter_trained_after_start_up_is_served_once_registered(model_dir, data_file, tmp_path):
+    adapters = tmp_path / "adapters"
+    adapters.mkdir()
+    runner = Runner(RunnerConfig(model=model_dir("llama"), adapters_dir=str(adapters), device="cpu", k=3))
+    try:
+        assert "dora-macdrop" not in runner.registry.names()
+        out = adapters / "dora-macdrop"
+        train(config(model_dir, data_file, out, method="dora", macdrop=MacDropConfig(k=3)))
+        # what POST /v1/variants runs (server.py only translates HTTP to this call)
+        runner.register({"name": "dora-macdrop", "adapter": "dora-macdrop"}).result(timeout=60)
+        ids = runner.tokens.encode("Define the word.\n\noak")
+        plans = [runner.registry.resolve(v) for v in ("base", "dora-macdrop", "dora-macdrop+massive-zero")]
+        base, adapted, attacked = runner.engine.logprobs_of([ids] * 3, plans)
+        assert not torch.allclose(base, adapted, atol=1e-3) and not torch.allclose(
+            adapted, attacked, atol=1e-3
+        )
+    finally:
+        runner.close()
