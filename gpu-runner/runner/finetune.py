@@ -155,6 +155,7 @@ class Session:
     opt: torch.optim.Optimizer
     sched: object
     mac: MacDrop | None
+    massive: dict | None  # {"layer", "rows"} that MacDrop drops; None without MacDrop
     train_set: list
     val_set: list
     T: int  # optimizer steps of the whole run
@@ -190,12 +191,12 @@ def prepare(cfg: TrainConfig) -> Session:
     spe = steps_per_epoch(len(train_set), cfg, size)
     T = min(cfg.epochs * spe, cfg.max_steps or cfg.epochs * spe)
 
-    mac = None
+    mac, where = None, None
     if cfg.macdrop is not None:
         layer, rows = massive_rows(loaded, tokens, cfg)
+        where = {"layer": layer, "rows": rows}
         # the weight tensors, taken before PEFT wraps their modules (they stay the same objects)
         mac = MacDrop(loaded.ffn(layer).row_weights(rows), cfg.macdrop, cfg.seed, T)
-        mac.layer, mac.indices = layer, rows
 
     torch.manual_seed(cfg.seed)  # PEFT draws lora_A from the global RNG
     lcfg = LoraConfig(
@@ -239,6 +240,7 @@ def prepare(cfg: TrainConfig) -> Session:
         opt,
         sched,
         mac,
+        where,
         train_set,
         val_set,
         T,
@@ -307,7 +309,7 @@ def finish(s: Session) -> dict:
     card = {
         "method": cfg.method,
         "macdrop": asdict(cfg.macdrop) if cfg.macdrop else None,
-        "massive": {"layer": s.mac.layer, "rows": s.mac.indices} if s.mac else None,
+        "massive": s.massive,
         "config": cfg.trained(),
         "data": {**s.data_info, "train_examples": len(s.train_set), "val_examples": len(s.val_set)},
         "steps": s.T,

@@ -71,9 +71,9 @@ def test_base_gets_no_gradient_and_all_micro_batches_of_a_step_see_one_mask_then
     cfg = config(model_dir, data_file, tmp_path / "a", accum=3, macdrop=MacDropConfig(p0=0.8, k=3))
     s = prepare(cfg)
     base = {n: p.detach().clone() for n, p in s.peft_model.named_parameters() if not p.requires_grad}
-    ffn = s.loaded.ffn(s.mac.layer)
+    ffn = s.loaded.ffn(s.massive["layer"])
     gate, up = ffn.gate.weight, ffn.up.weight  # the base Linear weights under PEFT's wrappers
-    rows = torch.tensor(s.mac.indices)
+    rows = torch.tensor(s.massive["rows"])
     gate_rows = gate[rows].clone()
     seen = []  # (step, gate rows, up rows) at every training forward of the massive layer's FFN
 
@@ -81,7 +81,7 @@ def test_base_gets_no_gradient_and_all_micro_batches_of_a_step_see_one_mask_then
         if mlp.training:  # validation passes run between steps, with the rows restored
             seen.append((len(done), gate[rows].clone(), up[rows].clone()))
 
-    hook = s.loaded.layers[s.mac.layer].mlp.register_forward_pre_hook(look)
+    hook = s.loaded.layers[s.massive["layer"]].mlp.register_forward_pre_hook(look)
     done = []
     for step in steps(s):
         done.append(step)
@@ -90,7 +90,7 @@ def test_base_gets_no_gradient_and_all_micro_batches_of_a_step_see_one_mask_then
                 assert p.grad is None, n
                 assert torch.equal(p, base[n]), n  # restored bit for bit after every step
     hook.remove()
-    assert s.mac.indices == [42, 19, 7]  # the runner's detection finds the planted rows
+    assert s.massive["rows"] == [42, 19, 7]  # the runner's detection finds the planted rows
     for t in range(len(done) - 1):  # the last step has p = 0: no mask
         views = [(g, u) for step, g, u in seen if step == t]
         assert len(views) == len(step_batches(len(s.train_set), t, cfg, 0, 1))  # one per micro-batch
