@@ -176,12 +176,13 @@ def prepare(cfg: TrainConfig) -> Session:
     t_start = time.perf_counter()
     rank, size, local = world()
     device = cfg.device
+    gpus = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
     if size > 1:
         import torch.distributed as dist
 
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        if torch.cuda.is_available():
+            dist.init_process_group("nccl" if gpus else "gloo")  # gloo: several CPU processes
+        if gpus:
             device = f"cuda:{local}"
             torch.cuda.set_device(local)
     loaded = load(cfg.model, device, cfg.dtype)
@@ -213,7 +214,7 @@ def prepare(cfg: TrainConfig) -> Session:
     if size > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        model = DistributedDataParallel(peft_model, device_ids=[local] if torch.cuda.is_available() else None)
+        model = DistributedDataParallel(peft_model, device_ids=[local] if gpus else None)
     params = [p for p in peft_model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = get_linear_schedule_with_warmup(opt, math.ceil(cfg.warmup * T), T)
