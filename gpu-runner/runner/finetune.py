@@ -79,6 +79,10 @@ class TrainConfig:
             raise ValueError("val_fraction must be in [0, 0.5) and warmup in [0, 1)")
         if self.lr <= 0 or (self.max_steps is not None and self.max_steps < 1):
             raise ValueError("lr must be > 0 and max_steps >= 1")
+        if not os.path.isfile(self.data):
+            raise ValueError(
+                f"--data {self.data!r} is not a file: give a .jsonl of instruction records or a text file"
+            )
         if (self.layer is None) != (self.rows is None):
             raise ValueError("give both layer and rows, or neither (then the runner's detection picks them)")
 

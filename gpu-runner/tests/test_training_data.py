@@ -43,6 +43,24 @@ def test_every_bad_line_is_reported_with_its_number(tmp_path):
     assert "line 1" not in msg and "line 3" not in msg
 
 
+def test_a_missing_data_file_is_a_message_not_a_traceback(model_dir, tmp_path, capsys):
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                model_dir("llama"),
+                "--data",
+                str(tmp_path / "none.jsonl"),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
+    assert "is not a file" in capsys.readouterr().err
+
+
 def test_instruction_examples_put_the_loss_on_the_answer_and_eos_only(tokens):
     r = {"instruction": "Define the word.", "input": "cat", "output": "A small animal."}
     [ex], dropped = data.instruction_examples(tokens, [r], max_len=256)
