@@ -104,9 +104,12 @@ def massive_rows(loaded, tokens: Tokens, cfg: TrainConfig) -> tuple[int, list[in
     if cfg.rows is not None:
         if len(cfg.rows) != cfg.macdrop.k:
             raise ValueError(f"--rows lists {len(cfg.rows)} rows but k is {cfg.macdrop.k}")
+        n = len(loaded.layers)
+        if not 0 <= cfg.layer < n:
+            raise ValueError(f"--layer must be in 0..{n - 1}, got {cfg.layer}")
         d_ff = loaded.ffn(cfg.layer).d_ff
-        if not 0 <= cfg.layer < len(loaded.layers) or any(not 0 <= r < d_ff for r in cfg.rows):
-            raise ValueError(f"layer must be in 0..{len(loaded.layers) - 1} and rows in 0..{d_ff - 1}")
+        if any(not 0 <= r < d_ff for r in cfg.rows) or len(set(cfg.rows)) != len(cfg.rows):
+            raise ValueError(f"--rows must be distinct integers in 0..{d_ff - 1}, got {list(cfg.rows)}")
         return cfg.layer, list(cfg.rows)
     det = massive.detect(massive.bos_profile(loaded, tokens), cfg.macdrop.k, cfg.threshold)
     if det["massive_layer"] is None:

@@ -61,6 +61,23 @@ def test_a_missing_data_file_is_a_message_not_a_traceback(model_dir, tmp_path, c
     assert "is not a file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (["--layer", "9", "--rows", "1,2,3"], "--layer must be in 0..3"),
+        (["--layer", "1", "--rows", "1,1,2"], "--rows must be distinct integers in 0..127"),
+        (["--rows", "1,2,3"], "give both layer and rows"),
+        (["--p0", "1.2"], "p0 must be in"),
+    ],
+)
+def test_bad_macdrop_settings_are_refused_with_what_to_fix(
+    model_dir, data_file, tmp_path, capsys, bad, message
+):
+    args = ["train", "--model", model_dir("llama"), "--data", data_file, "--macdrop", "--k", "3"]
+    assert main([*args, *bad, "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_instruction_examples_put_the_loss_on_the_answer_and_eos_only(tokens):
     r = {"instruction": "Define the word.", "input": "cat", "output": "A small animal."}
     [ex], dropped = data.instruction_examples(tokens, [r], max_len=256)
