@@ -1,11 +1,23 @@
 // Gateway tests in the real workerd runtime (@cloudflare/vitest-pool-workers) with a real local D1, the
 // migrations applied, and a FAKE runner Worker (test/fixtures/fake-runner.mjs) behind the RUNNER service
-// binding. The end-to-end and browser tests run in Node: test/e2e/vitest.config.ts.
+// binding. The fake imports the gateway's wire contract, so it is bundled first (esbuild) into build/.
+// The end-to-end and browser tests run in Node: test/e2e/vitest.config.ts.
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { build } from "esbuild";
 import { defineConfig } from "vitest/config";
+
+const FAKE_RUNNER = "build/fake-runner.mjs";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
+  await build({
+    entryPoints: ["test/fixtures/fake-runner.mjs"],
+    outfile: FAKE_RUNNER,
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    logLevel: "warning",
+  });
   return {
     plugins: [
       cloudflareTest({
@@ -23,7 +35,7 @@ export default defineConfig(async () => {
             {
               name: "fake-runner",
               modules: true,
-              scriptPath: "test/fixtures/fake-runner.mjs",
+              scriptPath: FAKE_RUNNER,
               compatibilityDate: "2026-04-20",
             },
           ],

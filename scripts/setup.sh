@@ -13,9 +13,12 @@ if [ "$what" != node ] && [ ! -f "$stamp_py" ]; then
   echo "setup: Python venv (.venv) for gpu-runner"
   [ -x .venv/bin/python ] || "$py" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
-  # torch first and pinned: the CPU build lies on this machine's disk; a bare `torch` would pull a CUDA build.
+  # torch first and pinned: a bare `torch` from PyPI is the multi-GB CUDA build on Linux. By default pip's own
+  # configuration is used (here it finds the CPU wheel on this machine's disk); elsewhere set TORCH_INDEX_URL,
+  # e.g. https://download.pytorch.org/whl/cpu for the CPU build or .../whl/cu128 for CUDA.
   if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
-    .venv/bin/python -m pip install -q "torch==${TORCH_VERSION:-2.13.0}"
+    index="${TORCH_INDEX_URL:-}"
+    .venv/bin/python -m pip install -q ${index:+--index-url "$index"} "torch==${TORCH_VERSION:-2.13.0}"
   fi
   .venv/bin/python -m pip install -q -e "gpu-runner[dev]"
   rm -f .venv/.installed-*

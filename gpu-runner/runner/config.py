@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .wire import MAX_K
+
 
 @dataclass(frozen=True)
 class RunnerConfig:
@@ -15,8 +17,7 @@ class RunnerConfig:
     threshold: float = 100.0  # max/median ratio that counts as massive
     seed: int = 0  # seeds the random-zero control variant
     max_prompt_tokens: int = 2048  # longer prompts are refused with 413
-    max_tokens: int = 512  # cap on max_tokens per row
-    max_rows_per_call: int = 32  # rows one /v1/generate or /v1/score call may carry
+    max_tokens: int = 512  # cap on max_tokens per row; /health shows it under "limits"
     max_batch_rows: int = 32  # rows the scheduler runs in one forward pass
     max_queue_rows: int = 256  # rows waiting beyond which the runner answers 503
     batch_wait_ms: float = 2.0  # how long the scheduler waits to gather a batch when idle
@@ -27,8 +28,8 @@ class RunnerConfig:
     def __post_init__(self):
         if not self.model:
             raise ValueError("model must name a folder or a hub id")
-        if not 1 <= self.k <= 64:
-            raise ValueError(f"k must be in 1..64, got {self.k}")
+        if not 1 <= self.k <= MAX_K:
+            raise ValueError(f"k must be in 1..{MAX_K}, got {self.k}")
         if self.threshold <= 1:
             raise ValueError(f"threshold must be > 1, got {self.threshold}")
         if self.dtype not in (None, "float32", "bfloat16", "float16"):
@@ -36,7 +37,6 @@ class RunnerConfig:
         for name in (
             "max_prompt_tokens",
             "max_tokens",
-            "max_rows_per_call",
             "max_batch_rows",
             "max_queue_rows",
         ):

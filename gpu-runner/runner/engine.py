@@ -24,10 +24,6 @@ class Batch:
     next_pos: torch.Tensor  # [B] position id of each row's next token
     plans: list[Plan]
 
-    @property
-    def size(self) -> int:
-        return self.mask.shape[0]
-
 
 def left_pad(seqs: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     T = max(len(s) for s in seqs)

@@ -9,7 +9,7 @@ _TYPES = {
     405: "invalid_request_error",
     413: "request_too_large",
     422: "invalid_value_error",
-    503: "overloaded_error",
+    503: "unavailable_error",  # the gateway answers its own 503s with this type too
 }
 
 

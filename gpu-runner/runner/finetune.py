@@ -111,7 +111,7 @@ def massive_rows(loaded, tokens: Tokens, cfg: TrainConfig) -> tuple[int, list[in
         if any(not 0 <= r < d_ff for r in cfg.rows) or len(set(cfg.rows)) != len(cfg.rows):
             raise ValueError(f"--rows must be distinct integers in 0..{d_ff - 1}, got {list(cfg.rows)}")
         return cfg.layer, list(cfg.rows)
-    det = massive.detect(massive.bos_profile(loaded, tokens), cfg.macdrop.k, cfg.threshold)
+    det = massive.locate(loaded, tokens, cfg.macdrop.k, cfg.threshold)  # the rule serving uses
     if det["massive_layer"] is None:
         raise ValueError(
             "the runner's detection finds no massive layer in this model: pass --layer and --rows"

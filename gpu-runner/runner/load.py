@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 # model_type in config.json -> family; Phi-3 fuses gate and up into one gate_up_proj.
-FAMILIES = {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "gemma2": "gemma2", "phi3": "phi3"}
+FAMILIES = {
+    "llama": "llama",
+    "mistral": "mistral",
+    "qwen2": "qwen2",
+    "qwen3": "qwen3",
+    "gemma2": "gemma2",
+    "gemma3_text": "gemma3",
+    "phi3": "phi3",
+}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -43,6 +52,13 @@ class FFN:
         return out
 
 
+def ffn_of(mlp: nn.Module) -> FFN:
+    """The FFN parts of one decoder layer's `mlp` module, whatever the family."""
+    if hasattr(mlp, "gate_up_proj"):
+        return FFN(mlp.down_proj, None, None, mlp.gate_up_proj, mlp.down_proj.in_features)
+    return FFN(mlp.down_proj, mlp.gate_proj, mlp.up_proj, None, mlp.down_proj.in_features)
+
+
 @dataclass
 class Loaded:
     model: nn.Module
@@ -58,10 +74,7 @@ class Loaded:
         return self.model.model.layers
 
     def ffn(self, layer: int) -> FFN:
-        mlp = self.layers[layer].mlp
-        if hasattr(mlp, "gate_up_proj"):
-            return FFN(mlp.down_proj, None, None, mlp.gate_up_proj, mlp.down_proj.in_features)
-        return FFN(mlp.down_proj, mlp.gate_proj, mlp.up_proj, None, mlp.down_proj.in_features)
+        return ffn_of(self.layers[layer].mlp)
 
     def info(self) -> dict:
         cfg = self.model.config
@@ -105,13 +118,22 @@ def read_config(model: str) -> dict:
 
 
 def load(model: str, device: str | None = None, dtype: str | None = None) -> Loaded:
-    """Load `model` (a local folder, or a hub id where a network exists) in eval mode, safetensors only."""
+    """Load `model` in eval mode: a local Hugging Face folder (safetensors only), a .gguf file (dequantized),
+    a catalog name such as gemma3-270m (built once into a cache, see catalog.py), or a hub id where a
+    network exists."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from . import catalog, gguf
 
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
+    if catalog.is_named(model):
+        model = catalog.ensure(model, log=lambda m: print(m, file=sys.stderr))
     local = os.path.isdir(model)
-    if local:
+    if gguf.is_gguf(model):
+        hf, tok = gguf.read(model, dt)
+        cfg = hf.config.to_dict()
+    elif local:
         cfg = read_config(model)
         has_st = any(n.endswith(".safetensors") for n in os.listdir(model))
         if not has_st:
@@ -121,12 +143,16 @@ def load(model: str, device: str | None = None, dtype: str | None = None) -> Loa
     elif _HUB_ID.match(model):
         cfg = None
     else:
-        raise ValueError(f"{model!r} is neither a folder nor a hub id of the form owner/name")
-    try:
-        hf = AutoModelForCausalLM.from_pretrained(
-            model, dtype=dt, use_safetensors=True, local_files_only=local
+        raise ValueError(
+            f"{model!r} is neither a folder, a .gguf file, a named model ({', '.join(catalog.CATALOG)}) "
+            "nor a hub id of the form owner/name"
         )
-        tok = AutoTokenizer.from_pretrained(model, local_files_only=local)
+    try:
+        if not gguf.is_gguf(model):
+            hf = AutoModelForCausalLM.from_pretrained(
+                model, dtype=dt, use_safetensors=True, local_files_only=local
+            )
+            tok = AutoTokenizer.from_pretrained(model, local_files_only=local)
     except OSError as e:
         if local:
             raise
@@ -141,5 +167,5 @@ def load(model: str, device: str | None = None, dtype: str | None = None) -> Loa
     hf.to(dev).eval()
     hf.requires_grad_(False)
     arch = (cfg.get("architectures") or [type(hf).__name__])[0]
-    name = os.path.basename(os.path.normpath(model)) if local else model
+    name = os.path.basename(os.path.normpath(model)) if local or gguf.is_gguf(model) else model
     return Loaded(hf, tok, name, FAMILIES[model_type], arch, dev, dt)

@@ -9,23 +9,37 @@ def _top(s: dict) -> str:
 
 def analysis_table(a: dict) -> str:
     lines = [f"model {a['model']}  (k={a['k']}, threshold {a['threshold']:g}x median)", "", "BOS alone:"]
+    dim = a["massive_dims"][0]["dim"] if a["massive_dims"] else None
+    write_head = f"FFN write to dim {dim}" if dim is not None else ""
     lines.append(
-        f"{'layer':>5}  {'hidden max/median':>18}  {'hidden top-3 (dim:value)':<40}  {'inter max/median':>17}  inter top-3"
+        f"{'layer':>5}  {'hidden max/median':>18}  {'hidden top-3 (dim:value)':<40}  {'inter max/median':>17}  "
+        f"{'inter top-3':<40}  {write_head}"
     )
     for row in a["bos"]["layers"]:
         h, f = row["hidden"], row["inter"]
+        w = row.get("ffn_write_dims", {}).get(str(dim), "") if dim is not None else ""
         lines.append(
-            f"{row['layer']:>5}  {h['ratio'] or 0:>18.1f}  {_top(h):<40}  {f['ratio'] or 0:>17.1f}  {_top(f)}"
+            f"{row['layer']:>5}  {h['ratio'] or 0:>18.1f}  {_top(h):<40}  {f['ratio'] or 0:>17.1f}  "
+            f"{_top(f):<40}  {w if w == '' else f'{w:.4g}'}"
         )
     lines.append("")
     if a["massive_layer"] is None:
-        lines.append("massive layer: none found (no layer's intermediate state at BOS crosses the threshold)")
+        lines.append("massive layer: none found (no massive dim is created by an FFN)")
     else:
         tk = a["top_k"]
         pairs = ", ".join(f"{i} ({v:.4g})" for i, v in zip(tk["indices"], tk["values"]))
         lines.append(f"massive layer: {a['massive_layer']}   top-{a['k']} rows of up/gate: {pairs}")
     dims = (
-        ", ".join(f"{d['dim']} ({d['value']:.4g} at layer {d['layer']})" for d in a["massive_dims"]) or "none"
+        ", ".join(
+            f"{d['dim']} (peak {d['value']:.4g} at layer {d['layer']}, "
+            + (
+                "created by no FFN)"
+                if d["created_by"] is None
+                else f"created by layer {d['created_by']}'s FFN)"
+            )
+            for d in a["massive_dims"]
+        )
+        or "none"
     )
     lines.append(f"massive hidden dims: {dims}")
     p = a["prompt"]

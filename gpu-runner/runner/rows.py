@@ -1,17 +1,22 @@
-"""One generation row's bookkeeping: tokens in, text deltas out, stop strings, finish reasons, timing.
-
-The scheduler thread calls `push`; events go to `sink` (thread-safe) as dicts:
+"""One generation row's bookkeeping (tokens in, text deltas out, stop strings, finish reasons, timing), and
+`Generation`: the rows of one call, whose events its callers iterate (`for` in a thread, `async for` in the
+server) as the scheduler thread produces them. Events are dicts:
   {"index", "delta", "tokens", "logprobs"?}             a piece of text (may be "" while held back)
   {"index", "finish_reason", "usage", "timing_ms", ...}  once, last
+  {"index", "error"}                                     instead of the last, when generation failed
 """
 
 from __future__ import annotations
 
+import asyncio
+import queue
 import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
 
+from .errors import ApiError
 from .sampling import make_generator, top_logprobs
 from .tokens import Tokens
 from .variants import Plan
@@ -28,7 +33,7 @@ class GenRow:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     logprobs: int | None = None  # None: no logprobs; 0: the chosen token's; n: and n alternatives
-    sink: object = None  # callable(event: dict), safe to call from the scheduler thread
+    out: Callable[[dict], None] | None = field(default=None, repr=False)  # set by Generation
     gen: torch.Generator = field(default=None, repr=False)
     out_ids: list[int] = field(default_factory=list)
     text: str = ""
@@ -105,7 +110,7 @@ class GenRow:
         if lp is not None:
             event["logprobs"] = lp
         self.emitted = n
-        self.sink(event)
+        self.out(event)
 
     def usage(self) -> dict:
         return {"prompt_tokens": len(self.prompt_ids), "completion_tokens": len(self.out_ids)}
@@ -132,8 +137,78 @@ class GenRow:
         }
         if self.logprobs is not None:
             event["logprobs"] = self.lp
-        self.sink(event)
+        self.out(event)
 
     def fail(self, message: str) -> None:
         self.finish = "error"
-        self.sink({"index": self.index, "error": {"type": "server_error", "message": message}})
+        self.out({"index": self.index, "error": {"type": "server_error", "message": message}})
+
+
+class Generation:
+    """The rows of one generate call as the scheduler runs them. Iterate it once, with `for` or `async for`:
+    leaving early (a client that went away) cancels the rows still running, freeing their slots."""
+
+    def __init__(self, rows: list[GenRow]):
+        self.rows = rows
+        self._events: queue.SimpleQueue[dict] = queue.SimpleQueue()
+        self._wake: Callable[[], None] = lambda: None
+        for r in rows:
+            r.out = self._put
+
+    def _put(self, event: dict) -> None:  # on the scheduler thread
+        self._events.put(event)
+        self._wake()
+
+    def cancel(self) -> None:
+        for r in self.rows:
+            if not r.done:
+                r.cancelled = True
+
+    def __iter__(self) -> Iterator[dict]:
+        left = len(self.rows)
+        try:
+            while left:
+                event = self._events.get()
+                left -= _last(event)
+                yield event
+        finally:
+            self.cancel()
+
+    async def __aiter__(self) -> AsyncIterator[dict]:
+        loop, ready = asyncio.get_running_loop(), asyncio.Event()
+        self._wake = lambda: loop.call_soon_threadsafe(ready.set)
+        left = len(self.rows)
+        try:
+            while left:
+                try:
+                    event = self._events.get_nowait()
+                except queue.Empty:
+                    ready.clear()
+                    if self._events.empty():  # checked after clear(), so a put in between is not missed
+                        await ready.wait()
+                    continue
+                left -= _last(event)
+                yield event
+        finally:
+            self.cancel()
+
+    def results(self) -> list[dict]:
+        return _results(list(self), len(self.rows))
+
+    async def aresults(self) -> list[dict]:
+        return _results([e async for e in self], len(self.rows))
+
+
+def _last(event: dict) -> bool:
+    return "finish_reason" in event or "error" in event
+
+
+def _results(events: list[dict], n: int) -> list[dict]:
+    """The final event of each row, in row order; a failed row fails the call (503: try again)."""
+    out: list = [None] * n
+    for e in events:
+        if "error" in e:
+            raise ApiError(503, e["error"]["message"], retry_after=1)
+        if "finish_reason" in e:
+            out[e["index"]] = e
+    return out

@@ -1,5 +1,5 @@
 """HTTP for the runner (aiohttp): translates requests to Runner calls and Runner results to JSON/SSE.
-The API is gpu-runner/API.md. Bad input gets a 4xx JSON error; the process never dies on it."""
+The API is gpu-runner/API.md; request bodies are wire.py's models. Bad input gets a 4xx JSON error; the process never dies on it."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import hmac
 import json
 import time
 import traceback
+from typing import TypeVar
 
 from aiohttp import web
 
+from . import wire
 from .errors import ApiError
 from .service import Runner
+
+M = TypeVar("M", bound=wire.Wire)
 
 RUNNER = web.AppKey("runner", Runner)
 
@@ -56,12 +60,8 @@ async def errors_and_metrics(request: web.Request, handler):
     return resp
 
 
-async def read_json(request: web.Request):
-    raw = await request.read()
-    try:
-        return json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ApiError(400, f"body is not valid JSON: {e}") from e
+async def body(request: web.Request, model: type[M]) -> M:
+    return wire.parse(model, await request.read())
 
 
 def bearer(request: web.Request) -> bytes:
@@ -96,67 +96,44 @@ async def list_variants(request):
 
 async def add_variant(request):
     require_admin(request)
-    v = await asyncio.wrap_future(request.app[RUNNER].register(await read_json(request)))
-    return json_response(v.to_json(), 201)
+    spec = await body(request, wire.VariantSpec)
+    variant = await asyncio.wrap_future(request.app[RUNNER].register(spec))
+    return json_response(variant.to_json(), 201)
 
 
 async def get_massive(request):
-    q = request.query
-    k = q.get("k")
-    if k is not None and not k.isdigit():
-        raise ApiError(400, "k must be a positive integer", "k")
-    fut = request.app[RUNNER].massive(q.get("prompt"), int(k) if k else None, q.get("variant"))
-    return json_response(await asyncio.wrap_future(fut))
+    q = wire.parse(wire.MassiveQuery, dict(request.query))
+    return json_response(await asyncio.wrap_future(request.app[RUNNER].massive(q)))
 
 
 async def generate(request):
-    runner: Runner = request.app[RUNNER]
-    rows, stream = runner.parse_generate(await read_json(request))
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue()
-    for r in rows:
-        r.sink = lambda ev: loop.call_soon_threadsafe(queue.put_nowait, ev)
-    runner.scheduler.submit(rows)
-    left = len(rows)
-    try:
-        if not stream:
-            results: list = [None] * len(rows)
-            while left:
-                ev = await queue.get()
-                if "error" in ev:
-                    raise ApiError(503, ev["error"]["message"])
-                if "finish_reason" in ev:
-                    results[ev["index"]] = ev
-                    left -= 1
-            return json_response({"results": results})
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await resp.prepare(request)
-        while left:
-            ev = await queue.get()
-            if "finish_reason" in ev or "error" in ev:
-                left -= 1
-                ev = {k: v for k, v in ev.items() if k not in ("text", "tokens", "logprobs")}
-            await resp.write(b"data: " + json.dumps(ev).encode() + b"\n\n")
-        await resp.write(b"data: [DONE]\n\n")
-        await resp.write_eof()
-        return resp
-    finally:  # the client left (or we failed): free the slots of rows still running
-        for r in rows:
-            if not r.done:
-                r.cancelled = True
+    req = await body(request, wire.GenerateRequest)
+    generation = request.app[RUNNER].generate(req)
+    if not req.stream:
+        return json_response({"results": await generation.aresults()})
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await resp.prepare(request)
+    # A client that leaves cancels this handler inside the loop; the Generation then cancels its rows.
+    async for event in generation:
+        if "finish_reason" in event:  # the stream already carried the text, tokens and logprobs
+            event = {k: v for k, v in event.items() if k not in ("text", "tokens", "logprobs")}
+        await resp.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+    await resp.write(b"data: [DONE]\n\n")
+    await resp.write_eof()
+    return resp
 
 
 async def post_score(request):
-    fut = request.app[RUNNER].score(await read_json(request))
-    return json_response(await asyncio.wrap_future(fut))
+    req = await body(request, wire.ScoreRequest)
+    return json_response(await asyncio.wrap_future(request.app[RUNNER].score(req)))
 
 
 async def tokenize(request):
-    return json_response(request.app[RUNNER].tokenize(await read_json(request)))
+    return json_response(request.app[RUNNER].tokenize(await body(request, wire.TokenizeRequest)))
 
 
 async def detokenize(request):
-    return json_response(request.app[RUNNER].detokenize(await read_json(request)))
+    return json_response(request.app[RUNNER].detokenize(await body(request, wire.DetokenizeRequest)))
 
 
 async def tokenizer_info(request):

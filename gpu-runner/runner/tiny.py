@@ -7,6 +7,7 @@ tokenizer, and optionally a planted massive-activation mechanism (the paper's, i
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 
@@ -48,48 +49,112 @@ def tiny_config(family: str = "llama", layers: int = 4, d_model: int = 64, d_ff:
         pad_token_id=258,
         tie_word_embeddings=False,
     )
+    head = d_model // 4
+    # Gemma 3: local (sliding, own RoPE base) and global layers, q/k norms, pre/post FFN norms; a window of 8
+    # so the tests' prompts really slide.
+    gemma3_types = ["sliding_attention"] * (layers - 1) + ["full_attention"]
     extra = {
         "llama": {},
         "mistral": {"sliding_window": None},
         "qwen2": {},
-        "gemma2": {"head_dim": d_model // 4, "sliding_window": 64, "query_pre_attn_scalar": d_model // 4},
+        "qwen3": {"head_dim": head},
+        "gemma2": {"head_dim": head, "sliding_window": 64, "query_pre_attn_scalar": head},
+        "gemma3_text": {
+            "head_dim": head,
+            "sliding_window": 8,
+            "layer_types": gemma3_types,
+            "query_pre_attn_scalar": head,
+            "rope_parameters": {
+                "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                "full_attention": {"rope_type": "default", "rope_theta": 1000000.0},
+            },
+        },
         "phi3": {},
     }[family]
     return AutoConfig.for_model(family, **common, **extra)
 
 
+@dataclass(frozen=True)
+class Plant:
+    """One planted FFN write at BOS: `rows` of `layer`'s up/gate fire on BOS only and write onto hidden `dim`."""
+
+    layer: int = PLANT_LAYER
+    rows: tuple[int, ...] = PLANT_ROWS
+    dim: int = PLANT_DIM
+    gain: float = 12.0  # gate and up of row n read gain + 2n at BOS, so inter ~ (gain + 2n) * act(gain + 2n)
+    down: float = -2.0  # down_proj weight from each planted row onto `dim`
+    norm_gain: float = 60.0  # families with a post-FFN norm: its weight on `dim`, which sets the write's size
+
+
 @torch.no_grad()
-def plant_massive(model, layer: int = PLANT_LAYER, rows=PLANT_ROWS, dim: int = PLANT_DIM, bos_id: int = 256):
-    """Make `rows` of layer's up/gate fire hard on BOS and write into hidden `dim` through down_proj."""
-    mlp = model.model.layers[layer].mlp
+def mark_bos(model, bos_id: int, value: float, dim: int) -> None:
+    """Give hidden `dim` to BOS alone: BOS's embedding holds `value` there, every other token 0, and no
+    attention or FFN writes it, so every layer's input is exactly 0 on `dim` except at BOS. Planted rows
+    read it, so they fire on BOS and are exactly off elsewhere. A large `value` is a large BOS embedding."""
+    emb = model.model.embed_tokens.weight  # [V, D]
+    emb[:, dim] = 0.0
+    emb[bos_id, dim] = value
+    for layer in model.model.layers:
+        layer.self_attn.o_proj.weight[dim] = 0.0
+        layer.mlp.down_proj.weight[dim] = 0.0
+
+
+@torch.no_grad()
+def plant_massive(model, plant: Plant, bos_id: int, marker: int) -> None:
+    """Make plant.rows of plant.layer's up/gate fire hard on BOS and write into plant.dim through down_proj."""
+    from .load import ffn_of
+
+    layer = model.model.layers[plant.layer]
     captured = {}
-    hook = mlp.register_forward_pre_hook(lambda _m, args: captured.setdefault("x", args[0][0, 0].clone()))
+    hook = layer.mlp.register_forward_pre_hook(lambda _m, a: captured.setdefault("x", a[0][0, 0].clone()))
     model(torch.tensor([[bos_id]]))
     hook.remove()
     x = captured["x"]  # [D], the normed input of the FFN at BOS
-    u = x / x.norm().pow(2)  # u . x = 1
-    d_ff = mlp.down_proj.in_features
-    for n, r in enumerate(rows):
-        gain = 12.0 + 2.0 * n
-        if hasattr(mlp, "gate_up_proj"):
-            mlp.gate_up_proj.weight[r] = gain * u
-            mlp.gate_up_proj.weight[d_ff + r] = gain * u
-        else:
-            mlp.gate_proj.weight[r] = gain * u
-            mlp.up_proj.weight[r] = gain * u
-        mlp.down_proj.weight[:, r] = 0.0
-        mlp.down_proj.weight[dim, r] = -2.0  # inter ~ gain^2 at BOS -> hidden[dim] ~ -300..-600
+    assert abs(float(x[marker])) > 1e-6, "mark_bos must run first"
+    read = torch.zeros_like(x)
+    read[marker] = 1.0 / float(x[marker])  # read . x = 1 at BOS, exactly 0 at every other position
+    ffn = ffn_of(layer.mlp)
+    for n, r in enumerate(plant.rows):
+        for w, idx in ffn.row_weights([r]):
+            w[idx] = (plant.gain + 2.0 * n) * read
+        ffn.down.weight[:, r] = 0.0
+        ffn.down.weight[plant.dim, r] = plant.down
+    post = getattr(layer, "post_feedforward_layernorm", None)
+    if post is not None:  # Gemma: the write is normed, so only planted rows may write `dim` in this layer
+        keep = torch.zeros(ffn.d_ff, dtype=torch.bool)
+        keep[list(plant.rows)] = True
+        ffn.down.weight[plant.dim, ~keep] = 0.0
+        post.weight[plant.dim] = plant.norm_gain
 
 
-def build_tiny(out: str, family: str = "llama", plant: bool = True, seed: int = 0, **shape) -> str:
+MARKER = -1  # the hidden dim that mark_bos reserves for BOS (the last one)
+
+
+def build_tiny(
+    out: str,
+    family: str = "llama",
+    plant: bool = True,
+    seed: int = 0,
+    plants: tuple[Plant, ...] | None = None,
+    bos_embed: float = 0.5,
+    **shape,
+) -> str:
+    """A tiny random model saved as safetensors + tokenizer. `plant` adds the default massive mechanism
+    (layer 1, rows 7/19/42, dim 5); `plants` gives others (planted in layer order); `bos_embed` is the
+    value BOS's embedding holds on the marker dim (10+ makes BOS start out large)."""
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
     cfg = tiny_config(family, **shape)
     model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     model.eval()
-    if plant:
-        plant_massive(model, bos_id=cfg.bos_token_id)
+    if plants is None:
+        plants = (Plant(),) if plant else ()
+    if plants:
+        marker = cfg.hidden_size + MARKER if MARKER < 0 else MARKER
+        mark_bos(model, cfg.bos_token_id, bos_embed, marker)
+        for p in sorted(plants, key=lambda p: p.layer):
+            plant_massive(model, p, cfg.bos_token_id, marker)
     os.makedirs(out, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     byte_tokenizer().save_pretrained(out)

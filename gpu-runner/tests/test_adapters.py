@@ -9,6 +9,7 @@ import torch
 from runner.config import RunnerConfig
 from runner.errors import ApiError
 from runner.service import Runner
+from runner.wire import VariantSpec, parse
 
 PROMPTS = ["The cat sat on the mat.", "Winter is cold", "A"]
 
@@ -107,7 +108,9 @@ def test_register_adapter_by_name_rejects_paths_and_bad_files(setup, tmp_path):
     r, _, root = setup
     for name, status in [("../etc", 422), ("nope", 404), ("Lora", 422)]:
         with pytest.raises(ApiError) as e:
-            r.register({"name": "x-" + name.strip("./").lower(), "adapter": name}).result()
+            r.register(
+                parse(VariantSpec, {"name": "x-" + name.strip("./").lower(), "adapter": name})
+            ).result()
         assert e.value.status == status, name
     bad = os.path.join(root, "broken")
     os.makedirs(bad)
@@ -116,7 +119,7 @@ def test_register_adapter_by_name_rejects_paths_and_bad_files(setup, tmp_path):
     with open(os.path.join(bad, "adapter_model.safetensors"), "wb") as f:
         f.write(b"not safetensors")
     with pytest.raises(ApiError) as e:
-        r.register({"name": "broken", "adapter": "broken"}).result()
+        r.register(parse(VariantSpec, {"name": "broken", "adapter": "broken"})).result()
     assert e.value.status == 422 and "fan_in_fan_out" in e.value.message
     assert "broken" not in r.registry.names() and "broken" not in r.adapters.meta
 
@@ -133,7 +136,7 @@ def test_adapter_with_wrong_shapes_is_refused_whole(setup, model_dir, tmp_path):
     t[key] = torch.zeros(3, 3)
     save_file(t, path)
     with pytest.raises(ApiError) as e:
-        r.register({"name": "other", "adapter": "other"}).result()
+        r.register(parse(VariantSpec, {"name": "other", "adapter": "other"})).result()
     assert e.value.status == 422 and "do not fit" in e.value.message
     assert "other" not in r.adapters.meta
     assert not any("other" in m.loras for m in r.loaded.model.modules() if hasattr(m, "loras")), (

@@ -1,47 +1,31 @@
 """Engine and scheduler: our logits and greedy generations equal Hugging Face's; batching (also rows that
 join mid-flight) changes nothing for a row; sampling is seeded per row; stop strings and limits hold."""
 
-import threading
+import time
 
 import pytest
 import torch
 
 from conftest import hf_logits
-from runner.rows import GenRow
+from runner.wire import GenerateRequest, parse
 
-FAMILIES = ["llama", "mistral", "qwen2", "gemma2", "phi3"]
+FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3"]
 
 
 def generate(r, specs: list[dict], stagger: float = 0.0) -> list[dict]:
-    """Submit rows (optionally one by one, `stagger` seconds apart) and wait for their final events."""
-    finals, deltas, done = {}, {}, threading.Event()
-    lock = threading.Lock()
-    rows = []
-    for i, s in enumerate(specs):
-        s = dict(s)
-        ids = r.prompt_ids(s, "t")
-        plan = r.registry.resolve(s.pop("variant", "base"))
-        s.pop("prompt", None)
-        rows.append(GenRow(index=i, plan=plan, prompt_ids=ids, **s))
-
-    def sink(ev):
-        with lock:
-            if "finish_reason" in ev or "error" in ev:
-                finals[ev["index"]] = ev
-                if len(finals) == len(rows):
-                    done.set()
-            else:
-                deltas.setdefault(ev["index"], []).append(ev["delta"])
-
-    for row in rows:
-        row.sink = sink
-        r.scheduler.submit([row])
-        if stagger:
-            done.wait(stagger)
-    assert done.wait(60), "generation did not finish"
-    for i, ev in finals.items():
-        ev["streamed"] = "".join(deltas.get(i, []))
-    return [finals[i] for i in range(len(rows))]
+    """Submit rows one call each (optionally `stagger` seconds apart, so later ones join a running batch),
+    then iterate each call's events: its final event, with the text its deltas streamed as "streamed"."""
+    calls = []
+    for s in specs:
+        calls.append(r.generate(parse(GenerateRequest, {"requests": [s]})))
+        time.sleep(stagger)
+    out = []
+    for generation in calls:
+        events = list(generation)
+        final = events[-1]
+        final["streamed"] = "".join(e.get("delta", "") for e in events[:-1])
+        out.append(final)
+    return out
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -76,8 +60,9 @@ def test_greedy_generation_equals_hugging_face_generate(runner_for, family):
         assert o["usage"] == {"prompt_tokens": len(ids), "completion_tokens": len(ref)}
 
 
-def test_a_mixed_batch_generates_what_each_row_generates_alone(runner_for):
-    r = runner_for("llama")
+@pytest.mark.parametrize("family", ["llama", "gemma3_text"])  # Gemma 3: sliding windows under left padding
+def test_a_mixed_batch_generates_what_each_row_generates_alone(runner_for, family):
+    r = runner_for(family)
     specs = [
         {"prompt": "Once upon a time", "variant": v, "max_tokens": 10}
         for v in ("base", "massive-zero", "massive-retain", "random-zero")
@@ -88,8 +73,9 @@ def test_a_mixed_batch_generates_what_each_row_generates_alone(runner_for):
     assert together[0]["tokens"] != together[1]["tokens"], "massive-zero should change this planted model"
 
 
-def test_rows_joining_a_running_batch_get_the_same_tokens(runner_for):
-    r = runner_for("llama", plant=False)
+@pytest.mark.parametrize("family", ["llama", "gemma3_text"])
+def test_rows_joining_a_running_batch_get_the_same_tokens(runner_for, family):
+    r = runner_for(family, plant=False)
     specs = [
         {"prompt": "A long story begins here and", "max_tokens": 40},
         {"prompt": "Hi", "variant": "base", "max_tokens": 8},
@@ -116,7 +102,7 @@ def test_stop_strings_cut_the_text_and_streamed_deltas_add_up(runner_for):
     text = free["text"]
     stop = text[5:7]
     assert stop and stop not in text[:5]
-    cut = generate(r, [{"prompt": "Hello", "max_tokens": 20, "stop": (stop,)}])[0]
+    cut = generate(r, [{"prompt": "Hello", "max_tokens": 20, "stop": [stop]}])[0]
     assert cut["finish_reason"] == "stop"
     assert cut["text"] == text[: text.index(stop)]
     assert cut["streamed"] == cut["text"]
@@ -134,29 +120,24 @@ def test_logprobs_are_the_models_log_softmax(runner_for):
         assert len(out["logprobs"]["top_logprobs"][i]) <= 2
 
 
-def test_cancelled_rows_leave_the_batch(runner_for):
+def test_leaving_a_generation_early_cancels_its_rows(runner_for):
     r = runner_for("llama", plant=False)
-    events = []
-    row = GenRow(
-        index=0,
-        plan=r.registry.resolve("base"),
-        prompt_ids=r.tokens.encode("x"),
-        max_tokens=400,
-        sink=events.append,
-    )
-    r.scheduler.submit([row])
-    while not events:
-        threading.Event().wait(0.01)
-    row.cancelled = True
+    generation = r.generate(parse(GenerateRequest, {"requests": [{"prompt": "x", "max_tokens": 400}]}))
+    events = iter(generation)
+    next(events)
+    events.close()  # what a client that goes away does to the server's loop
     for _ in range(200):
         if not r.scheduler.running:
             break
-        threading.Event().wait(0.01)
+        time.sleep(0.01)
     assert not r.scheduler.running
-    assert len(row.out_ids) < 400
+    assert len(generation.rows[0].out_ids) < 400
 
 
 def test_chat_messages_without_a_template_become_a_plain_transcript(runner_for):
     r = runner_for("llama", plant=False)
-    ids = r.prompt_ids({"messages": [{"role": "user", "content": "Hi"}]}, "t")
+    row = parse(GenerateRequest, {"requests": [{"messages": [{"role": "user", "content": "Hi"}]}]}).requests[
+        0
+    ]
+    ids = r.prompt_ids(row, "t")
     assert r.tokens.decode(ids) == "<s>user: Hi\nassistant:"

@@ -12,7 +12,9 @@ from runner.service import Runner
 
 
 @pytest.mark.parametrize(
-    "family,variant", [("llama", "massive-zero"), ("phi3", "massive-zero"), ("llama", "massive-retain")]
+    "family,variant",
+    [(f, "massive-zero") for f in ("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3")]
+    + [("llama", "massive-retain")],
 )
 def test_exported_adapter_under_peft_equals_the_masked_variant(
     model_dir, runner_for, tmp_path, family, variant

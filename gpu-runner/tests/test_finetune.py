@@ -11,10 +11,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from runner import wire
 from runner.config import RunnerConfig
 from runner.finetune import TrainConfig, prepare, step_batches, steps, train
-from runner.macdrop import MacDropConfig
+from runner.macdrop import MacDropConfig, keep_mask
 from runner.service import Runner
+from runner.variants import FfnMask, Variant
 
 RECORDS = [
     {"instruction": "Define the word.", "input": w, "output": f"A kind of {w} that people {v}."}
@@ -74,7 +76,7 @@ def test_base_gets_no_gradient_and_all_micro_batches_of_a_step_see_one_mask_then
     ffn = s.loaded.ffn(s.massive["layer"])
     gate, up = ffn.gate.weight, ffn.up.weight  # the base Linear weights under PEFT's wrappers
     rows = torch.tensor(s.massive["rows"])
-    gate_rows = gate[rows].clone()
+    gate_rows, up_rows = gate[rows].clone(), up[rows].clone()
     seen = []  # (step, gate rows, up rows) at every training forward of the massive layer's FFN
 
     def look(mlp, _args):
@@ -94,10 +96,10 @@ def test_base_gets_no_gradient_and_all_micro_batches_of_a_step_see_one_mask_then
     for t in range(len(done) - 1):  # the last step has p = 0: no mask
         views = [(g, u) for step, g, u in seen if step == t]
         assert len(views) == len(step_batches(len(s.train_set), t, cfg, 0, 1))  # one per micro-batch
-        g0, u0 = views[0]
-        assert all(torch.equal(g, g0) and torch.equal(u, u0) for g, u in views)
-        assert torch.equal(g0 == 0, u0 == 0) and (g0 == 0).any()  # gate and up share the mask
-        assert not torch.equal(g0, gate_rows)
+        mask = keep_mask(cfg.seed, t, s.mac.p(t), 3, gate.shape[1])  # the one mask of step t
+        assert all(torch.equal(g, gate_rows * mask) and torch.equal(u, up_rows * mask) for g, u in views)
+    changed = [t for t, g, _ in seen if not torch.equal(g, gate_rows)]
+    assert changed  # the mask did drop pre-trained values (so the checks above could fail)
     assert max(len(step_batches(len(s.train_set), t, cfg, 0, 1)) for t in range(len(done))) == 3
 
 
@@ -111,17 +113,38 @@ def test_p0_zero_equals_plain_training_under_the_same_seed_and_p0_08_does_not(mo
     assert not all(torch.equal(plain[k], mac[k]) for k in plain)
 
 
+# DoRA divides by each row's norm, and the planted tiny model has all-zero rows (its down_proj's marker row;
+# its planted gate/up rows hold one non-zero each, which MacDrop can drop): PEFT's DoRA gives NaN there. Real
+# rows are dense, and so are the unplanted tiny model's: DoRA tests run on it and drop 3 rows of layer 2.
+def dense(model_dir) -> dict:
+    return dict(model=model_dir("llama", False), layer=2, rows=(1, 2, 3))
+
+
 def test_resuming_from_a_checkpoint_equals_an_uninterrupted_run(model_dir, data_file, tmp_path):
     mac = MacDropConfig(p0=0.8, k=3)
-    whole = train(config(model_dir, data_file, tmp_path / "whole", method="dora", macdrop=mac))
-    cut = config(model_dir, data_file, tmp_path / "cut", method="dora", macdrop=mac, save_every=3)
+    whole = train(
+        config(model_dir, data_file, tmp_path / "whole", method="dora", macdrop=mac, **dense(model_dir))
+    )
+    cut = config(
+        model_dir, data_file, tmp_path / "cut", method="dora", macdrop=mac, save_every=3, **dense(model_dir)
+    )
     s = prepare(cut)
     for step in steps(s):  # stop after the checkpoint of step 3, as a killed job would
         if step["t"] == 2:
             break
-    resumed = train(config(model_dir, data_file, tmp_path / "cut", method="dora", macdrop=mac, resume=True))
+    resumed = train(
+        config(
+            model_dir,
+            data_file,
+            tmp_path / "cut",
+            method="dora",
+            macdrop=mac,
+            resume=True,
+            **dense(model_dir),
+        )
+    )
     a, b = adapter(tmp_path / "whole"), adapter(tmp_path / "cut")
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(a[k].isfinite().all() and torch.equal(a[k], b[k]) for k in a)
     assert resumed["time"]["resumed_at_step"] == 3
     assert [h["loss"] for h in resumed["loss"]["train"]] == [h["loss"] for h in whole["loss"]["train"]]
     assert resumed["p_trace"] == whole["p_trace"]
@@ -152,30 +175,38 @@ def test_the_run_card_holds_config_rows_p_trace_losses_seed_and_times(model_dir,
 
 
 @pytest.mark.parametrize("method", ["lora", "dora"])
-def test_a_trained_adapter_loads_in_peft_and_gives_the_runners_logits_alone_and_with_massive_zero(
+def test_a_trained_adapter_loads_in_peft_and_gives_the_runners_logits_alone_and_under_an_attack(
     model_dir, data_file, tmp_path, method
 ):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     adapters = tmp_path / "adapters"
-    train(config(model_dir, data_file, adapters / "macdrop", method=method, macdrop=MacDropConfig(k=3)))
-    runner = Runner(RunnerConfig(model=model_dir("llama"), adapters_dir=str(adapters), device="cpu", k=3))
+    mac = MacDropConfig(k=3)
+    over = dense(model_dir) if method == "dora" else {}
+    train(config(model_dir, data_file, adapters / "macdrop", method=method, macdrop=mac, **over))
+    model = over.get("model", model_dir("llama"))
+    runner = Runner(RunnerConfig(model=model, adapters_dir=str(adapters), device="cpu", k=3))
     try:
         assert "macdrop" in runner.registry.names()
+        if method == "lora":  # the planted model: the built-in attack on its detected rows
+            attack, rows = "massive-zero", runner.detection["top_k"]["indices"]
+        else:  # no massive layer: the same attack as a registered mask
+            attack, rows = "zero3", [1, 2, 3]
+            runner.registry.add(Variant("zero3", None, FfnMask(1, (1, 2, 3), "zero")))
         ids = runner.tokens.encode("Define the word.\n\ncat")
-        hf = AutoModelForCausalLM.from_pretrained(model_dir("llama"), dtype=torch.float32)
+        hf = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
         peft = PeftModel.from_pretrained(hf, str(adapters / "macdrop")).eval()
         with torch.no_grad():
             ref = torch.log_softmax(peft(input_ids=torch.tensor([ids])).logits[0, :-1], -1)
             ours = runner.engine.logprobs_of([ids], [runner.registry.resolve("macdrop")])[0]
-            assert torch.allclose(ours, ref, atol=1e-4)
+            assert ref.isfinite().all() and torch.allclose(ours, ref, atol=1e-4)
             merged = peft.merge_and_unload()  # the paper's attack on a fine-tuned model: zero the merged rows
             mlp = merged.model.layers[1].mlp
             for w in (mlp.gate_proj.weight, mlp.up_proj.weight):
-                w[runner.detection["top_k"]["indices"]] = 0.0
+                w[rows] = 0.0
             ref_z = torch.log_softmax(merged(input_ids=torch.tensor([ids])).logits[0, :-1], -1)
-            ours_z = runner.engine.logprobs_of([ids], [runner.registry.resolve("macdrop+massive-zero")])[0]
+            ours_z = runner.engine.logprobs_of([ids], [runner.registry.resolve(f"macdrop+{attack}")])[0]
         assert torch.allclose(ours_z, ref_z, atol=1e-4)
         assert not torch.allclose(ref_z, ref, atol=1e-3)  # the attack does change the answer
     finally:
@@ -189,9 +220,9 @@ def test_an_adapter_trained_after_start_up_is_served_once_registered(model_dir, 
     try:
         assert "dora-macdrop" not in runner.registry.names()
         out = adapters / "dora-macdrop"
-        train(config(model_dir, data_file, out, method="dora", macdrop=MacDropConfig(k=3)))
+        train(config(model_dir, data_file, out, method="lora", macdrop=MacDropConfig(k=3)))
         # what POST /v1/variants runs (server.py only translates HTTP to this call)
-        runner.register({"name": "dora-macdrop", "adapter": "dora-macdrop"}).result(timeout=60)
+        runner.register(wire.VariantSpec(name="dora-macdrop", adapter="dora-macdrop")).result(timeout=60)
         ids = runner.tokens.encode("Define the word.\n\noak")
         plans = [runner.registry.resolve(v) for v in ("base", "dora-macdrop", "dora-macdrop+massive-zero")]
         base, adapted, attacked = runner.engine.logprobs_of([ids] * 3, plans)

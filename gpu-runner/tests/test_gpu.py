@@ -1,13 +1,11 @@
 """On a GPU (bf16, CUDA): the same equivalences at bf16 tolerance. Skipped where there is no CUDA device."""
 
-import threading
-
 import pytest
 import torch
 
 from runner.config import RunnerConfig
-from runner.rows import GenRow
 from runner.service import Runner
+from runner.wire import GenerateRequest, parse
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -36,21 +34,8 @@ def test_gpu_mixed_batch_equals_each_row_alone(gpu_runner):
 
 
 def test_gpu_generation_runs_three_variants_in_one_batch(gpu_runner):
-    r = gpu_runner
-    done, finals = threading.Event(), []
-
-    def sink(ev):
-        if "finish_reason" in ev:
-            finals.append(ev)
-            if len(finals) == 3:
-                done.set()
-
     rows = [
-        GenRow(
-            index=i, plan=r.registry.resolve(v), prompt_ids=r.tokens.encode("Hello"), max_tokens=8, sink=sink
-        )
-        for i, v in enumerate(["base", "massive-zero", "random-zero"])
+        {"variant": v, "prompt": "Hello", "max_tokens": 8} for v in ("base", "massive-zero", "random-zero")
     ]
-    r.scheduler.submit(rows)
-    assert done.wait(60)
+    finals = gpu_runner.generate(parse(GenerateRequest, {"requests": rows})).results()
     assert all(f["finish_reason"] in ("length", "stop") for f in finals)

@@ -8,7 +8,7 @@ from runner import massive
 from runner.tiny import PLANT_DIM, PLANT_LAYER, PLANT_ROWS
 
 
-@pytest.mark.parametrize("family", ["llama", "mistral", "qwen2", "phi3"])
+@pytest.mark.parametrize("family", ["llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3"])
 def test_detection_finds_the_planted_layer_rows_and_dim(runner_for, family):
     r = runner_for(family)
     det = r.detection
@@ -18,7 +18,7 @@ def test_detection_finds_the_planted_layer_rows_and_dim(runner_for, family):
     assert r.health()["variants"] == ["base", "massive-zero", "massive-retain", "random-zero"]
 
 
-@pytest.mark.parametrize("family", ["llama", "phi3", "gemma2"])
+@pytest.mark.parametrize("family", ["llama", "phi3", "gemma2", "gemma3_text", "qwen3"])
 def test_detection_reports_none_for_a_plain_random_model(runner_for, family):
     r = runner_for(family, plant=False)
     assert r.detection["massive_layer"] is None
@@ -26,29 +26,61 @@ def test_detection_reports_none_for_a_plain_random_model(runner_for, family):
     assert r.health()["variants"] == ["base"]
 
 
-def profile(hidden, inter):
-    return massive.Profile(hidden, inter, [1.0] * len(hidden), [1.0] * len(inter))
+def profile(hidden, inter, write, median=None):
+    median = median or [1.0] * len(hidden)
+    return massive.Profile(hidden, inter, median, [1.0] * len(inter), write)
 
 
-def test_rule_needs_an_exploding_intermediate_state_at_or_before_the_massive_hidden_state():
+def vec(**dims):
     import torch
 
-    flat = torch.ones(8)
-    spike = torch.ones(8)
-    spike[2] = 500.0
-    big = torch.ones(8)
-    big[5] = 150.0
-    # hidden massive from layer 1 but no FFN intermediate outlier: massive dims reported, no layer invented
-    det = massive.detect(profile([flat, spike, spike], [flat, flat, flat]), k=2, threshold=100)
-    assert det["massive_layer"] is None and [d["dim"] for d in det["massive_dims"]] == [2]
-    # two layers cross the threshold: the one that explodes most wins; layers after L* do not count
-    det = massive.detect(profile([flat, spike, spike], [big, spike, spike * 10]), k=2, threshold=100)
-    assert det["massive_layer"] == 1 and det["top_k"]["indices"][0] == 2
+    v = torch.ones(8)
+    for d, x in dims.items():
+        v[int(d[1:])] = x
+    return v
+
+
+def test_rule_takes_the_layer_whose_ffn_creates_the_largest_massive_dim():
+    flat, none = vec(), vec() * 0
+    inter = [vec(d3=50.0), vec(d6=400.0), vec(d1=9000.0), vec()]
+    # d2 is written by layer 1's FFN (300 of a 500 peak) and grows after; layer 2 explodes most but creates nothing
+    hidden = [flat, vec(d2=301.0), vec(d2=500.0), vec(d2=499.0)]
+    write = [none, vec(d2=300.0), vec(d2=199.0), none]
+    det = massive.detect(profile(hidden, inter, write), k=2, threshold=100)
+    assert det["massive_layer"] == 1 and det["top_k"]["indices"][0] == 6
+    assert det["massive_dims"][0] | {"value": 0} == {
+        "dim": 2,
+        "value": 0,
+        "layer": 2,
+        "ratio": 500.0,
+        "created_by": 1,
+    }
+    # a write below `share` of the peak does not create: the first layer that writes >= 5% does
+    write = [none, vec(d2=20.0), vec(d2=479.0), none]
+    assert massive.detect(profile(hidden, inter, write), k=2, threshold=100)["massive_layer"] == 2
+    # a write of the wrong sign (one that cancels) creates nothing
+    write = [none, vec(d2=-300.0), none, none]
+    assert massive.detect(profile(hidden, inter, write), k=2, threshold=100)["massive_layer"] is None
+
+
+def test_rule_invents_no_layer_and_uses_the_reference_median():
+    import torch
+
+    flat, none = vec(), vec() * 0
+    # massive from layer 0 (a large BOS embedding) that no FFN writes: dims reported, no layer, no rows
+    hidden = [vec(d4=300.0)] * 3
+    det = massive.detect(profile(hidden, [flat] * 3, [none] * 3), k=2, threshold=100)
+    assert det["massive_layer"] is None and det["top_k"]["indices"] == []
+    assert [d["dim"] for d in det["massive_dims"]] == [4]
+    # below the threshold nothing is massive
+    assert (
+        massive.detect(profile([vec(d4=99.0)] * 3, [flat] * 3, [vec(d4=99.0)] * 3), 2, 100)["massive_dims"]
+        == []
+    )
     # ratios are against the reference median over all positions, not the BOS row's own median
     many = torch.full((8,), 50.0)
-    p = massive.Profile([flat, many], [flat, many], [1.0, 0.4], [1.0, 0.4])
-    assert massive.detect(p, k=2, threshold=100)["massive_layer"] == 1
-    assert massive._ratio(many, many.abs().median().item()) == 1.0
+    det = massive.detect(profile([flat, many], [flat, many], [none, many], [1.0, 0.4]), k=2, threshold=100)
+    assert det["massive_layer"] == 1
 
 
 def test_analysis_has_per_position_profiles_and_attention_on_first(runner_for):
@@ -91,4 +123,4 @@ def test_loading_says_what_to_fix(tmp_path, capsys):
     assert main(["analyse", "--model", str(tmp_path)]) == 2
     assert "only safetensors" in capsys.readouterr().err
     assert main(["analyse", "--model", str(tmp_path / "missing-folder")]) == 2
-    assert "neither a folder nor a hub id" in capsys.readouterr().err
+    assert "neither a folder" in capsys.readouterr().err

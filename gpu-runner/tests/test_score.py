@@ -8,6 +8,7 @@ import torch
 from conftest import hf_logits
 from runner import score
 from runner.errors import ApiError
+from runner.wire import ScoreRequest, parse
 
 
 def direct(r, ids):
@@ -16,9 +17,9 @@ def direct(r, ids):
 
 def test_loglikelihood_equals_a_direct_log_softmax(runner_for):
     r = runner_for("llama", plant=False)
-    out = r.score({"requests": [{"context": "The cat sat", "continuation": " on the mat"}]}).result()[
-        "results"
-    ][0]
+    out = r.score(
+        parse(ScoreRequest, {"requests": [{"context": "The cat sat", "continuation": " on the mat"}]})
+    ).result()["results"][0]
     ctx, cont = score.split_context(r.tokens, "The cat sat", " on the mat")
     lp = direct(r, ctx + cont)
     want = sum(float(lp[len(ctx) - 1 + i, t]) for i, t in enumerate(cont))
@@ -33,14 +34,16 @@ def test_is_greedy_is_true_for_the_models_own_greedy_continuation(runner_for):
     lp = direct(r, ids)
     nxt = int(lp[-1].argmax())
     cont_text = r.tokens.decode([nxt])
-    out = r.score({"requests": [{"context": "Once", "continuation": cont_text}]}).result()["results"][0]
+    out = r.score(
+        parse(ScoreRequest, {"requests": [{"context": "Once", "continuation": cont_text}]})
+    ).result()["results"][0]
     assert out["is_greedy"] is True
 
 
 def test_rolling_perplexity_equals_exp_mean_nll(runner_for):
     r = runner_for("llama", plant=False)
     text = "Summer is warm and winter is cold."
-    out = r.score({"rolling": [{"text": text}]}).result()["results"][0]
+    out = r.score(parse(ScoreRequest, {"rolling": [{"text": text}]})).result()["results"][0]
     ids = r.tokens.encode(text)
     lp = direct(r, ids)
     nll = -sum(float(lp[i, t]) for i, t in enumerate(ids[1:]))
@@ -62,7 +65,9 @@ def test_rolling_windows_cover_every_token_once():
 
 def test_echo_gives_legacy_openai_logprobs(runner_for):
     r = runner_for("llama", plant=False)
-    out = r.score({"echo": [{"prompt": "Hi there", "top_logprobs": 2}]}).result()["results"][0]
+    out = r.score(parse(ScoreRequest, {"echo": [{"prompt": "Hi there", "top_logprobs": 2}]})).result()[
+        "results"
+    ][0]
     ids = r.tokens.encode("Hi there")
     lp = direct(r, ids)
     assert out["tokens"] == ids and out["token_logprobs"][0] is None and out["top_logprobs"][0] is None
@@ -87,7 +92,7 @@ def test_echo_gives_legacy_openai_logprobs(runner_for):
 def test_bad_score_requests_get_their_4xx(runner_for, body, status):
     r = runner_for("llama", plant=False)
     with pytest.raises(ApiError) as e:
-        r.score(body)
+        r.score(parse(ScoreRequest, body))
     assert e.value.status == status
 
 
@@ -104,5 +109,5 @@ def test_scoring_in_small_chunks_equals_one_big_batch(runner_for):
 def test_rolling_text_over_the_cap_is_413(runner_for):
     r = runner_for("llama", plant=False)
     with pytest.raises(ApiError) as e:
-        r.score({"rolling": [{"text": "ab" * (33 * r.max_context)}]})
+        r.score(parse(ScoreRequest, {"rolling": [{"text": "ab" * (33 * r.max_context)}]}))
     assert e.value.status == 413 and "at most" in e.value.message

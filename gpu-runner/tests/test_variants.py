@@ -28,7 +28,7 @@ def run(r, ids, variant):
     return r.engine.logprobs_of([ids], [plan])[0]  # [T-1, V] log-softmax
 
 
-@pytest.mark.parametrize("family", ["llama", "phi3"])
+@pytest.mark.parametrize("family", ["llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3"])
 @pytest.mark.parametrize("variant", ["massive-zero", "massive-retain", "random-zero"])
 def test_masked_variant_equals_a_copy_with_rows_really_zeroed(runner_for, family, variant):
     r = runner_for(family)

@@ -1,12 +1,12 @@
 // GET /: the public demo page, plain HTML and JS served by the Worker (no build step). It streams one
 // prompt to three variants side by side through POST /v1/compare and charts the massive-activation profile
 // from GET /demo/massive (per layer, the top |value| over the median at the BOS token, log scale).
-import type { Ctx } from "../env";
+import type { Config } from "../env";
 import { script } from "./script";
 
-export function demoPage(c: Ctx): Response {
-  const variants = c.var.config.demo.variants;
-  return c.html(`<!doctype html>
+export function demoHtml(demo: Config["demo"]): string {
+  const variants = demo.variants;
+  return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -37,7 +37,7 @@ export function demoPage(c: Ctx): Response {
 <p class="lead">One prompt, ${variants.length} variants of the same model: <code>base</code>, the top-k massive weights zeroed
 (<code>massive-zero</code>), and only those kept (<code>massive-retain</code>). See arXiv 2410.01866.</p>
 <form id="form">
-  <textarea id="prompt" name="prompt" maxlength="${c.var.config.demo.maxPromptChars}" aria-label="prompt">Once upon a time</textarea>
+  <textarea id="prompt" name="prompt" maxlength="${demo.maxPromptChars}" aria-label="prompt">Once upon a time</textarea>
   <button id="go" type="submit">Compare</button>
 </form>
 <p id="error" role="alert"></p>
@@ -50,7 +50,7 @@ ${variants.map((v) => `  <section class="answer" data-variant="${v}"><h2>${v}</h
   <svg id="chart" width="100%" height="260" viewBox="0 0 1000 260" role="img" aria-label="massive activation chart"></svg>
   <p class="meta" id="chart-note"></p>
 </div>
-<script>${script(c.var.config.demo.maxTokens)}</script>
+<script>${script(demo.maxTokens)}</script>
 </body>
-</html>`);
+</html>`;
 }

@@ -1,33 +1,7 @@
-// Runner answers (gpu-runner/API.md) in OpenAI's shapes: chat.completion, text_completion, their stream
+// Runner answers (runner/wire.ts) in OpenAI's shapes: chat.completion, text_completion, their stream
 // chunks, and the two logprobs formats (chat's `content` list and the legacy completions one).
+import type { Event, Logprobs, Result, Usage } from "../runner/wire";
 import type { SseMapper } from "./sse";
-
-export type RunnerLogprobs = {
-  tokens: string[];
-  token_logprobs: (number | null)[];
-  top_logprobs?: (Record<string, number> | null)[];
-  text_offset?: number[];
-};
-export type Usage = { prompt_tokens: number; completion_tokens: number };
-export type RunnerResult = {
-  index: number;
-  variant: string;
-  text: string;
-  tokens: number[];
-  finish_reason: string;
-  usage: Usage;
-  timing_ms?: Record<string, number>;
-  logprobs?: RunnerLogprobs;
-};
-export type RunnerEvent = {
-  index: number;
-  delta?: string;
-  tokens?: number[];
-  logprobs?: RunnerLogprobs;
-  finish_reason?: string;
-  usage?: Usage;
-  timing_ms?: Record<string, number>;
-};
 
 const now = () => Math.floor(Date.now() / 1000);
 export const finish = (r: string | undefined) => (r === "length" ? "length" : r ? "stop" : null);
@@ -37,7 +11,7 @@ const usageOf = (u: Usage[]) => {
   return { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens };
 };
 
-function chatLogprobs(lp: RunnerLogprobs | undefined) {
+function chatLogprobs(lp: Logprobs | undefined) {
   if (!lp) return null;
   const bytes = (s: string) => [...new TextEncoder().encode(s)];
   return {
@@ -54,7 +28,7 @@ function chatLogprobs(lp: RunnerLogprobs | undefined) {
   };
 }
 
-export function chatCompletion(id: string, model: string, r: RunnerResult) {
+export function chatCompletion(id: string, model: string, r: Result) {
   return {
     id,
     object: "chat.completion",
@@ -84,7 +58,7 @@ export function chatChunks(
   let started = false;
   return {
     event(e) {
-      const ev = e as RunnerEvent;
+      const ev = e as Event;
       const out: unknown[] = [];
       if (!started) {
         started = true;
@@ -122,7 +96,7 @@ export function chatChunks(
 }
 
 /** Legacy completions logprobs; `offset` is where the first token's text starts. */
-export function legacyLogprobs(lp: RunnerLogprobs, offset: number) {
+export function legacyLogprobs(lp: Logprobs, offset: number) {
   let at = offset;
   const text_offset = lp.text_offset ?? lp.tokens.map((t) => ((at += t.length), at - t.length));
   return {
@@ -157,7 +131,7 @@ export function completionChunks(
   const offsets = prompts.map((p) => p.length);
   return {
     event(e) {
-      const ev = e as RunnerEvent;
+      const ev = e as Event;
       const out: unknown[] = [];
       if (ev.delta) {
         const lp = ev.logprobs ? legacyLogprobs(ev.logprobs, offsets[ev.index] ?? 0) : null;

@@ -1,20 +1,19 @@
 // Admin routes (ADMIN_TOKEN): API keys (created here, stored hashed), experiments in D1, and the request
 // records, paged and filtered by experiment and variant.
-import { readJson } from "../body";
-import { checkExperiment } from "../env";
-import { ApiError, invalid } from "../errors";
-import type { Ctx } from "../env";
+import * as z from "zod";
 import { forgetKeys, newKey, sha256Hex } from "../auth";
+import { checkExperiment, type Ctx } from "../env";
+import { ApiError, invalid } from "../errors";
 import { forgetExperiments, listExperiments } from "../experiments";
 import { listRequests } from "../records";
+import { NewKey } from "../schemas";
+import { readBody } from "./request";
 
 export async function createKey(c: Ctx): Promise<Response> {
-  const b = await readJson(c);
-  if (typeof b.name !== "string" || !b.name.trim())
-    throw invalid(`"name" must say whose key this is`, "name");
+  const b = await readBody(c, NewKey);
   const key = newKey();
   const id = "key_" + crypto.randomUUID().slice(0, 8);
-  const row = { id, name: b.name.trim(), prefix: key.slice(0, 7), created_at: new Date().toISOString() };
+  const row = { id, name: b.name, prefix: key.slice(0, 7), created_at: new Date().toISOString() };
   await c.env.DB.prepare("INSERT INTO api_keys (id, name, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)")
     .bind(row.id, row.name, await sha256Hex(key), row.prefix, row.created_at)
     .run();
@@ -41,11 +40,11 @@ export async function revokeKey(c: Ctx): Promise<Response> {
 }
 
 export async function experiments(c: Ctx): Promise<Response> {
-  return c.json({ data: await listExperiments(c) });
+  return c.json({ data: await listExperiments(c.env.DB, c.var.config.experiments) });
 }
 
 export async function putExperiment(c: Ctx): Promise<Response> {
-  const b = await readJson(c);
+  const b = await readBody(c, z.looseObject({}));
   let e;
   try {
     e = checkExperiment({ ...b, name: c.req.param("name") }, "the body");
@@ -69,7 +68,7 @@ export async function requests(c: Ctx): Promise<Response> {
   if (status !== undefined && !/^\d{3}$/.test(status))
     throw invalid(`"status" must be an HTTP status such as 200`, "status");
   return c.json(
-    await listRequests(c, {
+    await listRequests(c.env.DB, {
       experiment: c.req.query("experiment"),
       variant: c.req.query("variant"),
       status: status ? Number(status) : undefined,

@@ -2,10 +2,8 @@
 // row each); `echo` with `logprobs` gives the prompt's own token log-probabilities in the legacy format
 // (tokens, token_logprobs, top_logprobs, text_offset), which lm-evaluation-harness's local-completions uses
 // to score multiple-choice tasks.
-import { bool, int, num, onlyOne, optSeed, readJson, stops, type Json } from "../body";
-import { ApiError, invalid } from "../errors";
 import type { Ctx } from "../env";
-import { generate, type Row } from "../generate";
+import { ApiError } from "../errors";
 import { capMaxTokens, capPrompt } from "../limits";
 import {
   cmplId,
@@ -14,36 +12,29 @@ import {
   legacyLogprobs,
   textCompletion,
   type Choice,
-  type RunnerLogprobs,
-  type RunnerResult,
-  type Usage,
 } from "../openai/format";
-import { relayEngine } from "../openai/engine";
-import { mapSse, sseHeaders } from "../openai/sse";
-import { RunnerPool, runnerError } from "../runner/pool";
-import { routeModel } from "../variants";
-
-type Prompt = string | number[];
-type Echo = {
-  tokens: number[];
-  token_strs: string[];
-  token_logprobs: (number | null)[];
-  top_logprobs: (Record<string, number> | null)[];
-  text_offset: number[];
-};
-
-const MAX_PROMPTS = 64;
+import { generate } from "../runner/generate";
+import type { RunnerPool } from "../runner/pool";
+import type { Echo, Logprobs, Result, Row, Usage } from "../runner/wire";
+import { CompletionRequest, samplingRow } from "../schemas";
+import { poolFor, readBody, routeModel } from "./request";
+import { relayEngine, streamTail } from "./stream";
 
 export async function completions(c: Ctx): Promise<Response> {
-  const b = await readJson(c);
-  onlyOne(b, "completions");
-  const prompts = checkPrompts(b.prompt);
-  const echo = bool(b, "echo", false);
-  const logprobs = b.logprobs === undefined || b.logprobs === null ? undefined : int(b, "logprobs", 0, 0, 20);
-  const maxTokens = int(b, "max_tokens", 16, echo ? 0 : 1, 1 << 20);
-  capMaxTokens(c, maxTokens);
-  capPrompt(c, Math.max(...prompts.map((p) => p.length)), "prompt");
-  const stream = bool(b, "stream", false);
+  const b = await readBody(c, CompletionRequest);
+  const { auth, config, record } = c.var;
+  const prompts = promptList(b.prompt);
+  const echo = b.echo ?? false;
+  const logprobs = b.logprobs ?? undefined;
+  const maxTokens = b.max_tokens ?? 16;
+  if (maxTokens === 0 && !echo)
+    throw new ApiError(422, `"max_tokens" must be at least 1 (0 only with "echo")`, {
+      param: "max_tokens",
+      type: "invalid_value_error",
+    });
+  capMaxTokens(auth, config, maxTokens);
+  capPrompt(auth, config, Math.max(...prompts.map((p) => p.length)), "prompt");
+  const stream = b.stream ?? false;
   if (stream && echo)
     throw new ApiError(422, `"echo" cannot be combined with "stream" here; set stream to false`, {
       param: "echo",
@@ -60,35 +51,27 @@ export async function completions(c: Ctx): Promise<Response> {
     variant: r.variant,
     prompt,
     max_tokens: maxTokens,
-    temperature: num(b, "temperature", 1, 0, 2),
-    top_p: num(b, "top_p", 1, 0, 1),
-    seed: optSeed(b),
-    stop: stops(b),
+    ...samplingRow(b, { temperature: 1 }),
     add_bos: typeof prompt === "string",
     logprobs,
   }));
   const id = cmplId();
   const texts = prompts.map((p) => (typeof p === "string" ? p : ""));
-  const record = (u: Usage[]) => {
-    c.var.record.promptTokens = u.reduce((s, x) => s + (x?.prompt_tokens ?? 0), 0);
-    c.var.record.completionTokens = u.reduce((s, x) => s + (x?.completion_tokens ?? 0), 0);
+  const count = (u: Usage[]) => {
+    record.promptTokens = u.reduce((s, x) => s + (x?.prompt_tokens ?? 0), 0);
+    record.completionTokens = u.reduce((s, x) => s + (x?.completion_tokens ?? 0), 0);
   };
 
-  if (echo) return c.json(await echoed(c, id, r.model, rows, logprobs, record));
-  const answer = await generate(c, rows, stream, { path: "/v1/completions", body: b });
+  const pool = poolFor(c);
+  if (echo) return c.json(await echoed(pool, id, r.model, rows, logprobs, count));
+  const answer = await generate(pool, rows, stream, { path: "/v1/completions", body: b });
   if (answer.target.kind === "openai") return relayEngine(c, answer.res, r.model, stream);
   if (stream) {
-    const includeUsage = Boolean((b.stream_options as Json | undefined)?.include_usage);
-    const { stream: body, done } = mapSse(
-      answer.res.body!,
-      completionChunks(id, r.model, texts, includeUsage, record),
-      c.var.config.runner.timeoutMs,
-    );
-    c.var.record.done = done;
-    return c.body(body, 200, sseHeaders);
+    const includeUsage = Boolean(b.stream_options?.include_usage);
+    return streamTail(c, answer.res.body!, completionChunks(id, r.model, texts, includeUsage, count));
   }
-  const { results } = (await answer.res.json()) as { results: RunnerResult[] };
-  record(results.map((x) => x.usage));
+  const { results } = (await answer.res.json()) as { results: Result[] };
+  count(results.map((x) => x.usage));
   const choices: Choice[] = results.map((x, i) => ({
     index: i,
     text: x.text,
@@ -107,16 +90,15 @@ export async function completions(c: Ctx): Promise<Response> {
 
 /** echo: the prompt's token log-probabilities (POST /v1/score "echo") followed by the generated tokens'. */
 async function echoed(
-  c: Ctx,
+  pool: RunnerPool,
   id: string,
   model: string,
   rows: Row[],
   logprobs: number | undefined,
-  record: (u: Usage[]) => void,
+  count: (u: Usage[]) => void,
 ) {
-  const pool = new RunnerPool(c.env, c.var.config);
   const scoring = pool
-    .call({
+    .json<{ results: Echo[] }>({
       path: "/v1/score",
       body: {
         echo: rows.map((x) => ({
@@ -126,25 +108,18 @@ async function echoed(
           add_bos: x.add_bos,
         })),
       },
-      signal: c.req.raw.signal,
     })
-    .then(async (a) => {
-      c.var.record.target = a.target.name;
-      if (!a.res.ok) throw await runnerError(a.res, a.target);
-      return ((await a.res.json()) as { results: Echo[] }).results;
-    });
+    .then((j) => j.results);
   const generating =
-    rows[0].max_tokens > 0
-      ? generate(c, rows, false).then(
-          async (a) => ((await a.res.json()) as { results: RunnerResult[] }).results,
-        )
+    (rows[0].max_tokens ?? 0) > 0
+      ? generate(pool, rows, false).then(async (a) => ((await a.res.json()) as { results: Result[] }).results)
       : Promise.resolve(null);
   const [echoes, generated] = await Promise.all([scoring, generating]);
   const usage: Usage[] = echoes.map((e, i) => ({
     prompt_tokens: e.tokens.length,
     completion_tokens: generated?.[i]?.usage?.completion_tokens ?? 0,
   }));
-  record(usage);
+  count(usage);
   const choices: Choice[] = echoes.map((e, i) => {
     const prompt = rows[i].prompt;
     const promptText = typeof prompt === "string" ? prompt : e.token_strs.join("");
@@ -152,7 +127,7 @@ async function echoed(
     const text = promptText + (gen?.text ?? "");
     if (logprobs === undefined)
       return { index: i, text, logprobs: null, finish_reason: finish(gen?.finish_reason ?? "length") };
-    const tail: RunnerLogprobs = gen?.logprobs ?? { tokens: [], token_logprobs: [], top_logprobs: [] };
+    const tail: Logprobs = gen?.logprobs ?? { tokens: [], token_logprobs: [], top_logprobs: [] };
     const after = legacyLogprobs(tail, promptText.length);
     return {
       index: i,
@@ -169,24 +144,8 @@ async function echoed(
   return textCompletion(id, model, choices, usage);
 }
 
-function checkPrompts(v: unknown): Prompt[] {
-  const isIds = (x: unknown): x is number[] =>
-    Array.isArray(x) && x.length > 0 && x.every((t) => Number.isInteger(t) && t >= 0);
-  let prompts: Prompt[];
-  if (typeof v === "string") prompts = [v];
-  else if (isIds(v)) prompts = [v];
-  else if (Array.isArray(v) && v.length > 0 && v.every((p) => typeof p === "string" || isIds(p)))
-    prompts = v as Prompt[];
-  else
-    throw invalid(
-      `"prompt" must be a string, a list of strings, a list of token ids, or a list of token-id lists`,
-      "prompt",
-    );
-  if (prompts.length > MAX_PROMPTS)
-    throw new ApiError(
-      413,
-      `at most ${MAX_PROMPTS} prompts per request, got ${prompts.length}; split the batch`,
-      { param: "prompt" },
-    );
-  return prompts;
+/** The prompt field as a list of prompts (one runner row each). */
+function promptList(p: string | number[] | (string | number[])[]): (string | number[])[] {
+  if (typeof p === "string") return [p];
+  return p.every((x) => typeof x === "number") ? [p as number[]] : (p as (string | number[])[]);
 }

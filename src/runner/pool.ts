@@ -1,21 +1,26 @@
 // All talk to runners goes through here: targets in order with failover, a timeout per attempt
 // (AbortController, up to the response headers), retries only on 429/503 honouring Retry-After up to a cap,
 // passive health (a target that failed is tried last for a while) and active /health checks.
-// Bodies are returned as they come, so streams pass through unbuffered.
+// Bodies are returned as they come, so streams pass through unbuffered. A body for one of our runners is
+// checked against the wire contract (wire.ts) before it leaves, so a gateway bug is caught here, not there.
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ApiError } from "../errors";
 import type { Bindings, Config } from "../env";
 import { fetcherFor, tokenFor, type Target } from "./targets";
+import { check, REQUESTS } from "./wire";
 
 export type RunnerCall = {
   method?: "GET" | "POST";
   path: string; // e.g. /v1/generate
   pathFor?: (t: Target) => string; // a per-target path (openai engines get /v1/chat/completions)
-  body?: unknown;
+  body?: unknown; // for our runners (checked against the contract)
   kinds?: Target["kind"][]; // which kinds of target can serve this call (default: runner)
   accept?: (t: Target) => boolean; // further filter, e.g. the engine serves the variant
   bodyFor?: (t: Target) => unknown; // a per-target body (openai engines get their model names)
-  signal?: AbortSignal; // the client's; aborting it cancels the runner call
 };
+
+/** Per request: the client's signal (aborting it cancels the runner call) and who hears which target answered. */
+export type PoolOptions = { signal?: AbortSignal; onTarget?: (t: Target) => void };
 
 export type RunnerAnswer = { res: Response; target: Target; attempts: number };
 
@@ -26,7 +31,20 @@ export class RunnerPool {
   constructor(
     private env: Bindings,
     private cfg: Config,
+    private opts: PoolOptions = {},
   ) {}
+
+  /** The call, or the runner's own 4xx (status, type, message, param) as the client's error. */
+  async ok(call: RunnerCall): Promise<RunnerAnswer> {
+    const answer = await this.call(call);
+    if (!answer.res.ok) throw await runnerError(answer.res, answer.target);
+    return answer;
+  }
+
+  /** `ok`, then the answer's JSON. */
+  async json<T>(call: RunnerCall): Promise<T> {
+    return (await (await this.ok(call)).res.json()) as T;
+  }
 
   targets(): Target[] {
     const now = Date.now();
@@ -36,6 +54,8 @@ export class RunnerPool {
   }
 
   async call(call: RunnerCall): Promise<RunnerAnswer> {
+    const schema = REQUESTS[call.path];
+    if (schema && call.body !== undefined) check(schema, call.body);
     const kinds = call.kinds ?? ["runner"];
     const candidates = this.targets().filter((t) => kinds.includes(t.kind) && (call.accept?.(t) ?? true));
     if (candidates.length === 0)
@@ -66,9 +86,12 @@ export class RunnerPool {
             break;
           }
           downUntil.delete(target.name);
+          this.opts.onTarget?.(target);
           return { res, target, attempts };
         }
-        if (call.signal?.aborted) throw new ApiError(499 as 400, "client closed the request");
+        // The client is gone and will not read this; the record keeps why the call ended.
+        if (this.opts.signal?.aborted)
+          throw new ApiError(400, "the client closed the request", { code: "client_closed_request" });
         timedOut ||= outcome.kind === "timeout";
         failures.push(`${target.name}: ${outcome.reason}`);
         markDown(target);
@@ -90,8 +113,9 @@ export class RunnerPool {
     call: RunnerCall,
   ): Promise<{ kind: "response"; res: Response } | { kind: "timeout" | "error"; reason: string }> {
     const ctl = new AbortController();
-    const onAbort = () => ctl.abort(call.signal?.reason);
-    call.signal?.addEventListener("abort", onAbort);
+    const signal = this.opts.signal;
+    const onAbort = () => ctl.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort);
     const timer = setTimeout(() => ctl.abort(), this.cfg.runner.timeoutMs);
     const headers: Record<string, string> = { accept: "application/json, text/event-stream" };
     const token = tokenFor(this.env, target);
@@ -108,12 +132,12 @@ export class RunnerPool {
       const res = await fetcherFor(this.env, target)(req);
       return { kind: "response", res };
     } catch (e) {
-      if (ctl.signal.aborted && !call.signal?.aborted)
+      if (ctl.signal.aborted && !signal?.aborted)
         return { kind: "timeout", reason: `no answer within ${this.cfg.runner.timeoutMs} ms` };
       return { kind: "error", reason: (e as Error).message || String(e) };
     } finally {
       clearTimeout(timer);
-      call.signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -201,7 +225,7 @@ export async function runnerError(res: Response, target: Target): Promise<ApiErr
   } catch {
     e = { message: text.slice(0, 500) };
   }
-  const status = (res.status >= 400 && res.status < 600 ? res.status : 502) as 400;
+  const status = (res.status >= 400 && res.status < 600 ? res.status : 502) as ContentfulStatusCode;
   return new ApiError(status, e.message ?? `runner ${target.name} answered HTTP ${res.status}`, {
     type: e.type,
     // The runner names its own fields ("requests[0].max_tokens"); the client sent "max_tokens".

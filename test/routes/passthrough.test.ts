@@ -32,14 +32,18 @@ describe("pass-through routes (mocked runner)", () => {
       headers: auth,
     });
     expect(bad.status).toBe(404);
-    const two = await call("/v1/score", { body: { requests: [], rolling: [] }, headers: auth });
+    const two = await call("/v1/score", {
+      body: { requests: [{ context: "a", continuation: "b" }], rolling: [{ text: "a" }] },
+      headers: auth,
+    });
     expect(((await two.json()) as any).error.message).toContain("exactly one of");
   });
 
   it("passes /v1/massive through with a key and checks k", async () => {
     const auth = { authorization: `Bearer ${await newKey()}` };
     expect(((await (await call("/v1/massive?k=3", { headers: auth })).json()) as any).massive_layer).toBe(1);
-    expect((await call("/v1/massive?k=99", { headers: auth })).status).toBe(400);
+    expect((await call("/v1/massive?k=99", { headers: auth })).status).toBe(422); // MAX_K is 64
+    expect((await call("/v1/massive?k=x", { headers: auth })).status).toBe(400);
   });
 
   it("serves the massive profile to the demo page without a key", async () => {

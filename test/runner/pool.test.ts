@@ -64,7 +64,7 @@ describe("runner pool (fake runner failing on purpose)", () => {
     });
     expect(res.status).toBe(503);
     const j = (await res.json()) as any;
-    expect(j.error.type).toBe("runner_unavailable");
+    expect(j.error.type).toBe("unavailable_error"); // the runner's own 503 type
     expect(j.error.message).toContain("down-e: HTTP 500");
     expect(j.error.message).toContain("limited-e: HTTP 429");
     expect(res.headers.get("retry-after")).toBe("1");
@@ -83,20 +83,20 @@ describe("runner pool (fake runner failing on purpose)", () => {
 
   it("passes a runner's 4xx through with its message and param, without failover", async () => {
     const key = await newKey();
-    const env = targets(
-      { name: "ok-g", url: "http://ok.g.runner" },
-      { name: "ok-g2", url: "http://ok.g2.runner" },
-    );
+    const env = {
+      ...targets({ name: "ok-g", url: "http://ok.g.runner" }, { name: "ok-g2", url: "http://ok.g2.runner" }),
+      KEY_MAX_TOKENS: "4096", // past the fake runner's own cap (1000)
+    };
     const res = await call("/v1/chat/completions", {
       body: { ...body, max_tokens: 1500 },
       env,
       headers: { authorization: `Bearer ${key}` },
     });
-    expect(res.status).toBe(413);
+    expect(res.status).toBe(422);
     expect(((await res.json()) as any).error).toMatchObject({
-      type: "request_too_large",
+      type: "invalid_value_error",
       param: "max_tokens",
-      message: "max_tokens is over the runner's cap of 1000",
+      message: "max_tokens must be at most 1000 (this runner's --max-tokens)",
     });
     expect(await gen("ok.g2.runner")).toBe(0);
   });

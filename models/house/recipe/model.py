@@ -54,7 +54,7 @@ class Attention(nn.Module):
         self.q_proj, self.k_proj = nn.Linear(D, D, bias=False), nn.Linear(D, D, bias=False)
         self.v_proj, self.o_proj = nn.Linear(D, D, bias=False), nn.Linear(D, D, bias=False)
 
-    def forward(self, x, cos, sin, return_probs: bool = False):
+    def forward(self, x, cos, sin):
         B, T, D = x.shape
         q, k, v = (
             p(x).view(B, T, self.H, D // self.H).transpose(1, 2)
@@ -62,14 +62,8 @@ class Attention(nn.Module):
         )
         q = q * cos[:T].to(q.dtype) + rotate_half(q) * sin[:T].to(q.dtype)  # B, H, T, hd
         k = k * cos[:T].to(k.dtype) + rotate_half(k) * sin[:T].to(k.dtype)
-        if not return_probs:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            return self.o_proj(y.transpose(1, 2).reshape(B, T, D)), None
-        att = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(D // self.H)  # B, H, T, T
-        att = att.masked_fill(torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1), float("-inf"))
-        probs = att.softmax(-1)
-        y = (probs.to(v.dtype) @ v).transpose(1, 2).reshape(B, T, D)
-        return self.o_proj(y), probs
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o_proj(y.transpose(1, 2).reshape(B, T, D))
 
 
 class MLP(nn.Module):
@@ -79,11 +73,8 @@ class MLP(nn.Module):
         self.up_proj = nn.Linear(cfg.d_model, cfg.d_ff, bias=False)
         self.down_proj = nn.Linear(cfg.d_ff, cfg.d_model, bias=False)
 
-    def forward(self, x, mask=None):
-        inter = F.silu(self.gate_proj(x)) * self.up_proj(x)  # B, T, d_ff: the paper's intermediate state
-        if mask is not None:  # zeroing dims of inter == zeroing those rows of gate_proj and up_proj
-            inter = inter * mask.to(inter.dtype)
-        return self.down_proj(inter), inter
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))  # inter: B, T, d_ff
 
 
 class Block(nn.Module):
@@ -119,21 +110,13 @@ class Llama(nn.Module):
         if isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, std=0.02)
 
-    def forward(self, idx, ffn_mask: tuple[int, torch.Tensor] | None = None, trace: bool = False):
-        """idx: B, T token ids. ffn_mask: (layer, d_ff mask) multiplied into that layer's intermediate state.
-        With trace, also returns per layer the hidden state after it, its FFN output and intermediate state,
-        and its attention probabilities (explicit softmax, for analysis only)."""
+    def forward(self, idx):
+        """idx: B, T token ids -> B, T, V logits. Training only: the analysis (massive activations, masks,
+        attention) runs on the Hugging Face copy through the runner's functions (see probe.py)."""
         B, T = idx.shape
         cos, sin = rope_tables(self.cfg, T, idx.device)
         x = self.model.embed_tokens(idx)  # B, T, D
-        traces = []
-        for i, blk in enumerate(self.model.layers):
-            a, probs = blk.self_attn(blk.input_layernorm(x), cos, sin, return_probs=trace)
-            x = x + a
-            m = ffn_mask[1] if ffn_mask is not None and ffn_mask[0] == i else None
-            f, inter = blk.mlp(blk.post_attention_layernorm(x), m)
-            x = x + f
-            if trace:
-                traces.append({"hidden": x, "ffn_out": f, "inter": inter, "probs": probs})
-        logits = self.lm_head(self.model.norm(x))
-        return (logits, traces) if trace else logits
+        for blk in self.model.layers:
+            x = x + blk.self_attn(blk.input_layernorm(x), cos, sin)
+            x = x + blk.mlp(blk.post_attention_layernorm(x))
+        return self.lm_head(self.model.norm(x))

@@ -33,69 +33,15 @@ def windows(tokens: torch.Tensor, starts: torch.Tensor, T: int) -> tuple[torch.T
 
 
 @torch.no_grad()
-def val_loss(model, vx, vy, mask=None, bs: int = 8) -> float:
-    total = 0.0
-    for i in range(0, len(vx), bs):
-        with torch.autocast(vx.device.type, torch.bfloat16, enabled=vx.device.type == "cuda"):
-            logits = model(vx[i : i + bs], ffn_mask=mask)
-        total += F.cross_entropy(
-            logits.float().flatten(0, 1), vy[i : i + bs].flatten(), reduction="sum"
-        ).item()
-    return total / vy.numel()
+def probe_run(model, vx) -> dict:
+    """The paper's analysis on a copy of the model in Hugging Face form, through the runner (probe.py)."""
+    from export import hf_config
+    from probe import loaded_from, probe
+    from transformers import AutoModelForCausalLM
 
-
-@torch.no_grad()
-def probe(model, vx, vy, k: int = 5, seed: int = 0) -> dict:
-    """The paper's analysis on this model: massive activation, its source FFN, top-k rows, sink, attacks."""
-    cfg, dev = model.cfg, vx.device
-    _, tr_bos = model(torch.tensor([[BOS_ID]], device=dev), trace=True)
-    _, tr = model(vx[:4], trace=True)
-    hid = torch.stack([t["hidden"].float() for t in tr])  # L, B, T, D
-    med = hid.abs().flatten(1).median(dim=1).values  # L
-    bos_max = hid[:, :, 0].abs().amax(dim=(1, 2))  # L
-    ratio = bos_max / med
-    last = hid[-2, :, 0].abs().mean(0)  # D, BOS magnitudes before the last layer
-    dim = int(last.argmax())
-    ffn_bos = torch.stack([t["ffn_out"][:, 0, dim].float().mean() for t in tr])  # L
-    src = int(ffn_bos.abs().argmax())
-    inter = tr_bos[src]["inter"][0, 0].float()  # d_ff at BOS of the source layer
-    top = inter.abs().topk(k).indices
-    rest = torch.tensor([i for i in range(cfg.d_ff) if i not in set(top.tolist())], device=dev)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    rand = rest[torch.randperm(len(rest), generator=gen)[:k].to(dev)]
-    down = model.model.layers[src].mlp.down_proj.weight[dim].float()  # d_ff, each row's write to dim at BOS
-    contrib = down * inter
-    share = float(contrib[top].sum() / contrib.sum())
-    sink = [float(t["probs"][:, :, 8:, 0].float().mean()) for t in tr]
-    L = cfg.n_layers
-    mid = list(range(L // 4, L - L // 4))
-
-    def masked(idx, retain=False):
-        m = torch.zeros(cfg.d_ff, device=dev) if retain else torch.ones(cfg.d_ff, device=dev)
-        m[idx] = 1.0 if retain else 0.0
-        return (src, m)
-
-    base = val_loss(model, vx, vy)
-    out = {
-        "val_loss": base,
-        "massive_dim": dim,
-        "bos_value": float(hid[-2, 0, 0, dim]),
-        "ratio_per_layer": [round(float(r), 1) for r in ratio],
-        "source_layer": src,
-        "ffn_write_per_layer": [round(float(v), 2) for v in ffn_bos],
-        "topk_rows": top.tolist(),
-        "topk_inter": [round(float(inter[i]), 2) for i in top],
-        "inter_median": float(inter.abs().median()),
-        "topk_share_of_write": round(share, 3),
-        "sink_per_layer": [round(s, 3) for s in sink],
-        "sink_middle": round(sum(sink[i] for i in mid) / len(mid), 3),
-        "loss_zero_topk": val_loss(model, vx, vy, masked(top)),
-        "loss_random_k": val_loss(model, vx, vy, masked(rand)),
-        "loss_retain_topk": val_loss(model, vx, vy, masked(top, retain=True)),
-    }
-    for key in ("zero_topk", "random_k", "retain_topk"):
-        out[f"ppl_ratio_{key}"] = round(math.exp(out[f"loss_{key}"] - base), 3)
-    return out
+    hf = AutoModelForCausalLM.from_config(hf_config(model.cfg)).to(vx.device).float().eval()
+    hf.load_state_dict({k: v.float() for k, v in model.state_dict().items()}, strict=True)
+    return probe(loaded_from(hf), vx)  # every window starts with BOS
 
 
 def save_shards(model, out: Path, max_bytes: int = 15 * 2**20) -> list[str]:
@@ -145,7 +91,7 @@ def main():
     train, val = load_tokens(args.data / "train.u16.xz", dev), load_tokens(args.data / "val.u16.xz", dev)
     T = cfg.context
     vstarts = torch.linspace(0, len(val) - T - 1, args.val_windows, device=dev).long()
-    vx, vy = windows(val, vstarts, T)
+    vx, _ = windows(val, vstarts, T)
     model = Llama(cfg).to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     print(
@@ -193,12 +139,12 @@ def main():
         if progress >= next_probe / args.probes:
             next_probe += 1
             model.eval()
-            p = {"step": step, "tokens": tokens, "train_loss": round(loss.item(), 4), **probe(model, vx, vy)}
+            p = {"step": step, "tokens": tokens, "train_loss": round(loss.item(), 4), **probe_run(model, vx)}
             model.train()
             log.append(p)
             print(json.dumps(p), flush=True)
     model.eval()
-    final = {"step": step, "tokens": tokens, "train_loss": round(loss.item(), 4), **probe(model, vx, vy)}
+    final = {"step": step, "tokens": tokens, "train_loss": round(loss.item(), 4), **probe_run(model, vx)}
     log.append(final)
     print(json.dumps(final), flush=True)
     shards = save_shards(model, args.out)
