@@ -8,6 +8,7 @@
     python -m runner convert   --gguf FILE --out DIR
     python -m runner sweep     --model X --text FILE --out DIR [--ks 1,2,5,10,20,50]
     python -m runner schema    [--write-api-md]
+    python -m runner train     --data FILE --method lora|dora [--macdrop] --out DIR   (runner/train_cli.py)
 
 --model defaults to the project's default model (models/house when present, else models/tiny, built on
 first use). It takes a Hugging Face folder (safetensors), a .gguf file, or a named model: `gemma3-270m`
@@ -38,6 +39,13 @@ def default_model() -> str:
     return tiny
 
 
+def default_adapters(args) -> str | None:
+    """The default model's committed adapters (lora, macdrop, dora, dora-macdrop), served unless --adapters
+    or --model says otherwise."""
+    folder = os.path.join(REPO, "models", "house", "adapters")
+    return folder if args.model is None and os.path.isdir(folder) else None
+
+
 def quiet() -> None:
     warnings.filterwarnings("ignore")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -53,7 +61,7 @@ def runner_from(args, **over):
 
     cfg = RunnerConfig(
         model=args.model or default_model(),
-        adapters_dir=getattr(args, "adapters", None),
+        adapters_dir=getattr(args, "adapters", None) or default_adapters(args),
         device=args.device,
         dtype=args.dtype,
         k=args.k,
@@ -122,9 +130,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-plant", action="store_true", help="no planted massive mechanism")
     p.add_argument("--seed", type=int, default=0)
 
-    from . import apidoc
+    from . import apidoc, train_cli  # train_cli: train, compare-training, build-instructions
 
-    for module in (apidoc, gguf, sweep):
+    for module in (apidoc, gguf, sweep, train_cli):
         module.add_parser(sub)  # subcommands from their own modules set `run`
 
     args = ap.parse_args(argv)

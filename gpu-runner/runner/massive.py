@@ -118,7 +118,7 @@ def detect(p: Profile, k: int, threshold: float, share: float = SHARE) -> dict:
     """Apply the rule above: the massive dims, the layer whose FFN creates the largest one, its top-k rows."""
     out = {"massive_layer": None, "top_k": {"indices": [], "values": []}, "massive_dims": []}
     H = torch.stack([h.float() for h in p.hidden])  # [L, D]
-    med = torch.tensor(p.hidden_median, dtype=torch.float32)[:, None]  # [L, 1]
+    med = torch.tensor(p.hidden_median, dtype=torch.float32, device=H.device)[:, None]  # [L, 1]
     ratio = torch.where(med > 0, H.abs() / med.clamp_min(1e-30), torch.zeros_like(H))  # [L, D]
     peak_ratio, _ = ratio.max(dim=0)  # [D]
     dims = [d for d in peak_ratio.argsort(descending=True).tolist() if peak_ratio[d] >= threshold]
