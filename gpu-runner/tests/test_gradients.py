@@ -96,7 +96,7 @@ def test_routes_are_admin_only_and_validate(runner_for):
     assert status == 200 and len(out["losses"]) == 2
     for bad, code, param in [
         ({**body, "top_k": 0}, 422, "top_k"),
-        ({**body, "suffix_ids": []}, 422, "suffix_ids"),
+        ({**body, "suffix_ids": []}, 400, "suffix_ids"),  # the contract: an empty list is a shape error
         ({**body, "suffix_ids": [10**9]}, 422, "suffix_ids"),
         ({**body, "extra": 1}, 400, "extra"),
         ({k: v for k, v in body.items() if k != "target"}, 400, "target"),
