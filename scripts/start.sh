@@ -58,6 +58,15 @@ for i in $(seq 1 90); do
 done
 
 gw="http://127.0.0.1:$gateway_port"
+campaign_out="runs/attacks/quick-$(date +%Y%m%d-%H%M%S)"
+campaign_msg="(skipped: START_CAMPAIGN=0)"
+if [ "${START_CAMPAIGN:-1}" != 0 ]; then
+  campaign_msg="$campaign_out/report.html (and report.md)"
+  echo "start: a short attack campaign against the gateway (attacks/campaigns/quick.yaml; START_CAMPAIGN=0 skips it)"
+  npm run --silent attack -- attacks/campaigns/quick.yaml --url "$gw" --admin-url "http://127.0.0.1:$runner_port" \
+    --model "$model_name" --out "$campaign_out" ||
+    echo "start: the campaign did not finish (see above); the gateway keeps serving"
+fi
 cat <<MSG
 
   Gateway ready.
@@ -69,8 +78,9 @@ cat <<MSG
     curl $gw/v1/chat/completions -H 'content-type: application/json' \\
       -d '{"model": "$model_name:base", "messages": [{"role": "user", "content": "Once upon a time"}], "max_tokens": 32}'
 
-  Attack it (a few minutes; prints where its report is):
-    npm run attack -- attacks/campaigns/default.yaml
+  The short attack campaign's report: $campaign_msg
+  The full default campaign (a few minutes; prints where its report is):
+    npm run attack -- attacks/campaigns/default.yaml --url $gw --admin-url http://127.0.0.1:$runner_port
 
   Ctrl-C stops the gateway and the runner.
 

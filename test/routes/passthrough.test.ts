@@ -73,7 +73,10 @@ describe("demo page", () => {
     expect(res.headers.get("content-type")).toContain("text/html");
     const html = await res.text();
     expect(html).toContain('id="prompt"');
-    expect(html.match(/class="answer"/g)).toHaveLength(3);
+    // every DEMO_VARIANTS entry the fake runner serves, macdrop+massive-zero included (the e2e test's tiny
+    // model has no adapters and gets three)
+    expect(html.match(/class="answer"/g)).toHaveLength(5);
+    expect(html).toContain('data-variant="macdrop+massive-zero"');
     expect(html).toContain('id="chart"');
   });
 });
