@@ -135,9 +135,16 @@ class Scheduler:
         return batch
 
     def _take(self, row: GenRow, logits: torch.Tensor) -> None:
-        token = sample(logits, row.temperature, row.top_p, row.gen)
-        lp = torch.log_softmax(logits, dim=-1) if row.logprobs is not None else None
-        row.push(token, lp, self.tokens, self.max_context)
+        """One row's next token. Its failure (its sampling settings, its logits) fails that row alone: the
+        row leaves the batch at this step and the others, other clients' included, go on."""
+        try:
+            token = sample(logits, row.temperature, row.top_p, row.gen)
+            lp = torch.log_softmax(logits, dim=-1) if row.logprobs is not None else None
+            row.push(token, lp, self.tokens, self.max_context)
+        except Exception as e:
+            traceback.print_exc()
+            if not row.done:
+                row.fail(f"generation failed for this row: {type(e).__name__}: {e}", status=500)
 
     def _finish(self, rows: list[GenRow]) -> None:
         for r in rows:
