@@ -157,8 +157,7 @@ class Runner:
     def prompt_ids(self, r: wire.GenerateRow | wire.EchoRow, p: str) -> list[int]:
         messages = getattr(r, "messages", None)
         if messages is not None:
-            text, add_bos = self.tokens.render_messages([m.model_dump() for m in messages])
-            ids = self.tokens.encode(text, add_bos=add_bos and r.add_bos is not False)
+            ids = self.tokens.encode_messages([m.model_dump() for m in messages], r.add_bos is not False)
         elif isinstance(r.prompt, list):
             ids = self.tokens.check_ids(r.prompt, f"{p}.prompt")
             if r.add_bos and ids[:1] != [self.tokens.bos_id]:
