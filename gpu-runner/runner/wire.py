@@ -162,7 +162,7 @@ def _digits(v):
     if isinstance(v, str):
         if not re.fullmatch(r"[0-9]+", v):
             raise PydanticCustomError("int_parsing", "must be a whole number")
-        return int(v)
+        return int(v) if len(v) <= 18 else 10**18  # past any cap, and past int()'s 4,300 digits
     return v
 
 
@@ -209,12 +209,27 @@ def parse(model: type[M], data) -> M:
             data = json.loads(data or b"null", parse_constant=_not_json)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ApiError(400, f"body is not valid JSON: {e}") from e
+        except RecursionError:
+            raise ApiError(400, "body is nested too deep; no request needs more than a few levels") from None
+        except ValueError as e:  # an integer past Python's 4,300 digits
+            raise ApiError(400, f"body has a number too long to read: {str(e)[:120]}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
+    _well_formed(data)
     try:
         return model.model_validate(data)
     except ValidationError as e:
         raise to_api_error(e) from None
+
+
+def _well_formed(data: dict) -> None:
+    """JSON's \\ud800 escape reads as a lone surrogate, which no tokenizer can encode: refuse it here."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            400, "a string holds a lone UTF-16 surrogate (like \\ud800); send valid Unicode"
+        ) from None
 
 
 def _not_json(name: str):
