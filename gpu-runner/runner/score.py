@@ -67,18 +67,23 @@ def rolling(engine: Engine, items: list[tuple[Plan, list[int]]], max_len: int) -
     return [{"logprob": totals[k], "tokens": len(ids) - 1} for k, (_, ids) in enumerate(items)]
 
 
-def echo(engine: Engine, tok: Tokens, items: list[tuple[Plan, list[int], int]]) -> list[dict]:
-    out = []
-    for part in chunks(items):
-        lps = engine.logprobs_of([ids for _, ids, _ in part], [p for p, _, _ in part])
-        out += [_echo_row(tok, ids, n_top, lp) for (_, ids, n_top), lp in zip(part, lps)]
+def echo(
+    engine: Engine, tok: Tokens, items: list[tuple[Plan, list[int], int]], added_bos: list[bool] | None = None
+) -> list[dict]:
+    """Each prompt token's log-probability. `added_bos[k]`: row k starts with a BOS the runner added, which
+    conditions the row but is left out of its answer (so the answer's tokens are the prompt's own)."""
+    out, added_bos = [], added_bos or [False] * len(items)
+    rows = [(plan, ids, n_top, skip) for (plan, ids, n_top), skip in zip(items, added_bos)]
+    for part in chunks(rows):
+        lps = engine.logprobs_of([ids for _, ids, _, _ in part], [p for p, _, _, _ in part])
+        out += [_echo_row(tok, ids, n_top, lp, int(skip)) for (_, ids, n_top, skip), lp in zip(part, lps)]
     return out
 
 
-def _echo_row(tok: Tokens, ids: list[int], n_top: int, lp) -> dict:
+def _echo_row(tok: Tokens, ids: list[int], n_top: int, lp, skip: int = 0) -> dict:
     strs = [tok.piece(t) for t in ids]
     offsets, pos = [], 0
-    for s in strs:
+    for s in strs[skip:]:  # offsets into the prompt's own text, from 0
         offsets.append(pos)
         pos += len(s)
     token_lps = [None] + [round(float(lp[i, t]), 6) for i, t in enumerate(ids[1:])]
@@ -87,9 +92,9 @@ def _echo_row(tok: Tokens, ids: list[int], n_top: int, lp) -> dict:
         for i in range(len(ids) - 1)
     ]
     return {
-        "tokens": ids,
-        "token_strs": strs,
-        "token_logprobs": token_lps,
-        "top_logprobs": tops,
+        "tokens": ids[skip:],
+        "token_strs": strs[skip:],
+        "token_logprobs": token_lps[skip:],
+        "top_logprobs": tops[skip:],
         "text_offset": offsets,
     }

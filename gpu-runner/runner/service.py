@@ -212,7 +212,13 @@ class Runner:
             (plan, self.prompt_ids(r, f"echo[{i}]"), r.top_logprobs)
             for i, (r, plan) in enumerate(zip(rows, plans))
         ]
-        return self.scheduler.call(lambda: {"results": score.echo(self.engine, self.tokens, items)})
+        # The BOS the runner put before a prompt conditions the scores but is not the client's token: the
+        # echo shows exactly the prompt's tokens (OpenAI's shape), so text and token ids score alike.
+        added = [
+            ids[:1] == [self.tokens.bos_id] and not (isinstance(r.prompt, list) and r.prompt[:1] == ids[:1])
+            for r, (_, ids, _) in zip(rows, items)
+        ]
+        return self.scheduler.call(lambda: {"results": score.echo(self.engine, self.tokens, items, added)})
 
     # -- tokenizer -----------------------------------------------------------------------------------------
     def tokenize(self, req: wire.TokenizeRequest) -> dict:
