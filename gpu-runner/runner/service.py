@@ -194,7 +194,7 @@ class Runner:
                         f"requests[{i}]",
                     )
                 items.append((plan, ctx, cont))
-            return self.scheduler.call(lambda: {"results": score.loglikelihood(self.engine, items)})
+            return self.scheduler.call_steps(score.loglikelihood(self.engine, items))
         if kind == "rolling":
             items = []
             for i, (r, plan) in enumerate(zip(rows, plans)):
@@ -207,7 +207,7 @@ class Runner:
                 raise ApiError(
                     413, f"'rolling' texts have {total} tokens in all; at most {cap} per call", "rolling"
                 )
-            return self.scheduler.call(lambda: {"results": score.rolling(self.engine, items, limit)})
+            return self.scheduler.call_steps(score.rolling(self.engine, items, limit))
         items = [
             (plan, self.prompt_ids(r, f"echo[{i}]"), r.top_logprobs)
             for i, (r, plan) in enumerate(zip(rows, plans))
@@ -218,7 +218,7 @@ class Runner:
             ids[:1] == [self.tokens.bos_id] and not (isinstance(r.prompt, list) and r.prompt[:1] == ids[:1])
             for r, (_, ids, _) in zip(rows, items)
         ]
-        return self.scheduler.call(lambda: {"results": score.echo(self.engine, self.tokens, items, added)})
+        return self.scheduler.call_steps(score.echo(self.engine, self.tokens, items, added))
 
     # -- tokenizer -----------------------------------------------------------------------------------------
     def tokenize(self, req: wire.TokenizeRequest) -> dict:

@@ -3,6 +3,7 @@ own step fails (whatever the cause) ends alone with an error event while the row
 and in other clients' calls, finish as if it had never been there."""
 
 import itertools
+import time
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ import torch
 from runner import scheduler as scheduler_module
 from runner.errors import ApiError
 from runner.sampling import GREEDY_BELOW, make_generator, sample
-from runner.wire import SMALLEST_NORMAL, GenerateRequest, parse
+from runner.wire import SMALLEST_NORMAL, GenerateRequest, ScoreRequest, parse
 
 TEMPERATURES = [SMALLEST_NORMAL, 1e-300, 1e-30, 1e-6, GREEDY_BELOW, 1e-3, 0.5, 2.0]
 TOP_PS = [0.0, SMALLEST_NORMAL, 1e-6, 0.5, 1.0]
@@ -66,3 +67,23 @@ def test_a_call_with_a_failed_row_answers_500_not_a_retryable_503(runner_for, mo
     with pytest.raises(ApiError) as e:
         r.generate(parse(GenerateRequest, {"requests": [{"prompt": "hi", "max_tokens": 2}]})).results()
     assert e.value.status == 500 and e.value.retry_after is None
+
+
+def test_a_small_generate_beside_a_large_score_waits_for_a_chunk_not_the_whole_score(runner_for):
+    """Scoring runs one chunk of rows per loop turn, between decode steps: a one-token generate sent just
+    after a 32-row rolling score finishes first, and the score's results are those of scoring alone."""
+    r = runner_for("llama", plant=False)
+    body = {
+        "rolling": [
+            {"text": f"{i} " + "the quick brown fox jumps over the lazy dog " * 12} for i in range(32)
+        ]
+    }
+    alone = r.score(parse(ScoreRequest, body)).result()["results"]
+    done = {}
+    big = r.score(parse(ScoreRequest, body))
+    big.add_done_callback(lambda _: done.setdefault("score", time.perf_counter()))
+    small = r.generate(parse(GenerateRequest, {"requests": [{"prompt": "hi", "max_tokens": 1}]})).results()
+    done["generate"] = time.perf_counter()
+    assert small[0]["finish_reason"] in ("length", "stop")
+    assert big.result()["results"] == alone
+    assert done["generate"] < done["score"]
