@@ -91,8 +91,8 @@ def rolling(engine: Engine, items: list[tuple[Plan, list[int]]], max_len: int) -
 def echo(
     engine: Engine, tok: Tokens, items: list[tuple[Plan, list[int], int]], added_bos: list[bool] | None = None
 ) -> Steps:
-    """Each prompt token's log-probability. `added_bos[k]`: row k starts with a BOS the runner added, which
-    conditions the row but is left out of its answer (so the answer's tokens are the prompt's own)."""
+    """Each prompt token's log-probability (the first's is null). `added_bos[k]`: row k starts with a BOS the
+    runner added, which conditions the row but is left out of its answer (its tokens are the prompt's own)."""
     out, added_bos = [], added_bos or [False] * len(items)
     rows = [(plan, ids, n_top, skip) for (plan, ids, n_top), skip in zip(items, added_bos)]
     for part in chunks(rows):
@@ -113,10 +113,11 @@ def _echo_row(tok: Tokens, ids: list[int], n_top: int, lp, skip: int = 0) -> dic
         {tok.piece(j): round(v, 6) for j, v in top_logprobs(lp[i], n_top)} if n_top else None
         for i in range(len(ids) - 1)
     ]
+    # OpenAI's shape: the first echoed token has no log-probability, whatever conditioned it.
     return {
         "tokens": ids[skip:],
         "token_strs": strs[skip:],
-        "token_logprobs": token_lps[skip:],
-        "top_logprobs": tops[skip:],
+        "token_logprobs": [None] + token_lps[skip + 1 :] if len(ids) > skip else [],
+        "top_logprobs": [None] + tops[skip + 1 :] if len(ids) > skip else [],
         "text_offset": offsets,
     }

@@ -70,9 +70,9 @@ def test_echo_gives_legacy_openai_logprobs(runner_for):
     ][0]
     ids = r.tokens.encode("Hi there")  # [BOS, ...]: the BOS conditions the scores but is not echoed
     lp = direct(r, ids)
-    assert out["tokens"] == ids[1:]
-    assert out["token_logprobs"][0] == pytest.approx(float(lp[0, ids[1]]), abs=1e-4)
-    assert len(out["top_logprobs"][0]) == 2
+    assert out["tokens"] == ids[1:] and out["token_logprobs"][0] is None and out["top_logprobs"][0] is None
+    assert out["token_logprobs"][1] == pytest.approx(float(lp[1, ids[2]]), abs=1e-4)
+    assert len(out["top_logprobs"][1]) == 2
     assert out["text_offset"][:2] == [0, len(out["token_strs"][0])]
     # Token ids without a BOS: the first token has nothing before it (OpenAI's null).
     bare = r.score(parse(ScoreRequest, {"echo": [{"prompt": ids[1:]}]})).result()["results"][0]
@@ -128,7 +128,8 @@ def test_echo_scores_text_and_token_ids_alike_with_offsets_into_the_prompt(runne
 
     by_text, by_ids = echo(text), echo([bos, *ids])
     assert by_text["tokens"] == ids and by_ids["tokens"] == [bos, *ids]
-    assert by_text["token_logprobs"] == by_ids["token_logprobs"][1:]
+    assert by_text["token_logprobs"][0] is None  # OpenAI's shape: nothing scores the first echoed token
+    assert by_text["token_logprobs"][1:] == by_ids["token_logprobs"][2:]
     assert "".join(by_text["token_strs"]) == text
     offsets = by_text["text_offset"]
     assert offsets[0] == 0 and offsets == sorted(offsets)
