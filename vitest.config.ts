@@ -29,6 +29,7 @@ export default defineConfig(async () => {
             ADMIN_TOKEN: "test-admin-token",
             RUNNER_TARGETS: JSON.stringify([{ name: "ok", url: "http://ok.runner" }]),
             RUNNER_TIMEOUT_MS: "300",
+            FUZZ_RUNS: process.env.FUZZ_RUNS ?? "60", // test/fuzz.test.ts; FUZZ_RUNS=2000 for the long mode
           },
           serviceBindings: { RUNNER: "fake-runner" },
           workers: [

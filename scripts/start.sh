@@ -56,6 +56,7 @@ for i in $(seq 1 90); do
   if curl -sf "http://127.0.0.1:$gateway_port/health" >/dev/null; then break; fi
   sleep 1
 done
+curl -sf "http://127.0.0.1:$gateway_port/health" >/dev/null || { echo "start: the gateway did not answer /health in 90 s" >&2; exit 1; }
 
 gw="http://127.0.0.1:$gateway_port"
 campaign_out="runs/attacks/quick-$(date +%Y%m%d-%H%M%S)"

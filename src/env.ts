@@ -1,5 +1,6 @@
 // The Workers environment, typed once and validated in one place: `config(env)` parses every variable and
 // names the one that is wrong, so a bad wrangler.toml fails loudly on the first request, not deep in a route.
+import type { StreamOutcome } from "./openai/sse";
 import type { Context } from "hono";
 import type { Target } from "./runner/targets";
 import { parseTargets } from "./runner/targets";
@@ -44,7 +45,7 @@ export type RecordFields = {
   completionTokens?: number;
   target?: string;
   stream?: boolean;
-  done?: Promise<void>; // resolves when a stream has been passed through to its last byte
+  done?: Promise<StreamOutcome>; // resolves when a stream has passed to its last byte, with how it ended
 };
 
 export type AppEnv = { Bindings: Bindings; Variables: Vars };

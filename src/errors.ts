@@ -63,12 +63,18 @@ export function renderError(err: Error, c: Ctx): Response {
   return c.json(errorBody("server_error", `internal error in the gateway: ${err.message}`), 500);
 }
 
+// OpenAI routes a client may try that this gateway does not implement, with what to use instead.
+const NOT_IMPLEMENTED: Record<string, string> = {
+  "/v1/responses": "the Responses API is not implemented here: use POST /v1/chat/completions",
+  "/v1/embeddings": "embeddings are not implemented here",
+  "/v1/assistants": "the Assistants API is not implemented here: use POST /v1/chat/completions",
+};
+
 export function notFound(c: Ctx): Response {
-  return c.json(
-    errorBody(
-      "not_found_error",
-      `no route ${c.req.method} ${new URL(c.req.url).pathname}: see GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /v1/compare`,
-    ),
-    404,
-  );
+  const path = new URL(c.req.url).pathname;
+  const known = Object.entries(NOT_IMPLEMENTED).find(([p]) => path === p || path.startsWith(p + "/"));
+  const hint = known
+    ? known[1]
+    : "see GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /v1/compare";
+  return c.json(errorBody("not_found_error", `no route ${c.req.method} ${path}: ${hint}`), 404);
 }

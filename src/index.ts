@@ -58,6 +58,7 @@ adminApi.get("/keys", admin.listKeys);
 adminApi.delete("/keys/:id", admin.revokeKey);
 adminApi.get("/experiments", admin.experiments);
 adminApi.put("/experiments/:name", admin.putExperiment);
+adminApi.delete("/experiments/:name", admin.deleteExperiment);
 adminApi.get("/requests", admin.requests);
 
 app.get("/", demo.page);

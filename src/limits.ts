@@ -33,15 +33,19 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** max_tokens within the caller's cap (demo or key). */
-export function capMaxTokens(auth: Auth, cfg: Config, maxTokens: number, param = "max_tokens") {
+/** max_tokens within the caller's cap. The demo cap bounds the whole request (max_tokens times its `rows`
+ *  prompts); a key's cap is the runner's per-row --max-tokens, and the contract bounds the rows (32). */
+export function capMaxTokens(auth: Auth, cfg: Config, maxTokens: number, param = "max_tokens", rows = 1) {
   const demo = auth.tier === "demo";
   const cap = demo ? cfg.demo.maxTokens : cfg.keyMaxTokens;
-  if (maxTokens > cap)
+  const total = demo ? maxTokens * rows : maxTokens;
+  const what =
+    rows > 1 && demo ? `${param} ${maxTokens} × ${rows} prompts = ${total} tokens` : `${param} ${total}`;
+  if (total > cap)
     throw new ApiError(
       demo ? 403 : 422,
       demo
-        ? `demo tier cap: ${param} ${maxTokens} is over the demo cap of ${cap}; lower it, or use an API key`
+        ? `demo tier cap: ${what} is over the demo cap of ${cap} per request; lower it, or use an API key`
         : `${param} ${maxTokens} is over this gateway's cap of ${cap} (KEY_MAX_TOKENS)`,
       {
         param,
@@ -50,7 +54,7 @@ export function capMaxTokens(auth: Auth, cfg: Config, maxTokens: number, param =
     );
 }
 
-/** Prompt length (characters) within the demo cap. */
+/** Prompt length (characters, all of a request's prompts together) within the demo cap. */
 export function capPrompt(auth: Auth, cfg: Config, chars: number, param: string) {
   if (auth.tier !== "demo") return;
   const cap = cfg.demo.maxPromptChars;

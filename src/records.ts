@@ -1,5 +1,7 @@
 // One D1 row per request, failed ones included, written after the answer with waitUntil. For a
-// stream the row waits until the last byte has passed, so latency and token counts cover the whole answer.
+// stream the row waits until the last byte has passed, so latency and token counts cover the whole answer,
+// and its status is how the stream really ended (a runner cut off mid-answer, a timeout, a client gone), not
+// the 200 its headers said. The row's id is the gateway's own; a client's x-request-id is a separate field.
 // Rows go to D1 in batches: a row waits up to FLUSH_MS in a per-isolate buffer (at most MAX_ROWS rows), then
 // one D1 batch writes them all. A write per request cost more than the rest of the gateway (bench/gateway).
 // Every request's waitUntil holds the flush that carries its row, so no row is dropped when the answer ends.
@@ -10,7 +12,8 @@ import type { AppEnv } from "./env";
 const FLUSH_MS = 20;
 const MAX_ROWS = 50;
 const INSERT = `INSERT INTO requests (id, ts, method, route, key_id, tier, model, experiment, variant, status,
-  error_type, latency_ms, prompt_tokens, completion_tokens, target, stream) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`;
+  error_type, latency_ms, prompt_tokens, completion_tokens, target, stream, client_request_id)
+  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`;
 
 type Pending = { rows: unknown[][]; flushed: Promise<void> };
 let pending: Pending | null = null;
@@ -29,7 +32,7 @@ function enqueue(db: D1Database, row: unknown[]): Promise<void> {
   return pending.flushed;
 }
 
-/** One D1 batch (one transaction); if it fails, row by row, so one bad row (a reused x-request-id) loses only itself. */
+/** One D1 batch (one transaction); if it fails, row by row, so one bad row loses only itself. */
 async function flush(db: D1Database, rows: unknown[][]): Promise<void> {
   const stmt = db.prepare(INSERT);
   const ok = await db.batch(rows.map((r) => stmt.bind(...r))).then(
@@ -46,7 +49,8 @@ async function flush(db: D1Database, rows: unknown[][]): Promise<void> {
 
 export function recordRequest(): MiddlewareHandler<AppEnv> {
   return async function recordRequest(c, next) {
-    const id = c.req.header("x-request-id")?.slice(0, 64) || crypto.randomUUID();
+    const id = crypto.randomUUID();
+    const clientId = c.req.header("x-request-id")?.slice(0, 64) || null;
     c.set("requestId", id);
     c.set("startedAt", performance.now());
     c.set("record", {});
@@ -54,11 +58,12 @@ export function recordRequest(): MiddlewareHandler<AppEnv> {
     const ts = new Date().toISOString();
     await next();
     c.header("x-request-id", id);
-    const status = c.res.status;
-    const errorType = c.error instanceof ApiError ? c.error.type : status >= 400 ? "error" : null;
+    const sent = c.res.status;
+    const sentType = c.error instanceof ApiError ? c.error.type : sent >= 400 ? "error" : null;
     const write = async () => {
       const r = c.var.record;
-      await r.done?.catch(() => undefined);
+      const ended = await r.done?.catch(() => null);
+      const [status, errorType] = ended ? [ended.status, ended.errorType] : [sent, sentType];
       await enqueue(c.env.DB, [
         id,
         ts,
@@ -76,6 +81,7 @@ export function recordRequest(): MiddlewareHandler<AppEnv> {
         r.completionTokens ?? null,
         r.target ?? null,
         r.stream ? 1 : 0,
+        clientId,
       ]);
     };
     c.executionCtx.waitUntil(write());
@@ -99,6 +105,7 @@ export type RequestRow = {
   completion_tokens: number | null;
   target: string | null;
   stream: number;
+  client_request_id: string | null;
 };
 
 /** A page of rows, newest first; `cursor` is the last row's "ts|id" from the previous page. */

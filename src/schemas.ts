@@ -45,6 +45,33 @@ export function samplingRow(b: Sampling, defaults: { temperature: number; seed?:
   };
 }
 
+// OpenAI parameters this gateway's runners do not implement, each with its neutral value: present with any
+// other value, the request is refused naming it (a client must not believe it got JSON mode or tool calls).
+// An OpenAI-compatible engine target gets them as sent.
+const NEUTRAL: Record<string, (v: unknown) => boolean> = {
+  tools: (v) => Array.isArray(v) && v.length === 0,
+  tool_choice: (v) => v === "none",
+  parallel_tool_calls: () => true, // meaningless without tools
+  functions: (v) => Array.isArray(v) && v.length === 0,
+  function_call: (v) => v === "none",
+  response_format: (v) => (v as { type?: unknown })?.type === "text",
+  logit_bias: (v) => typeof v === "object" && v !== null && Object.keys(v).length === 0,
+  presence_penalty: (v) => v === 0,
+  frequency_penalty: (v) => v === 0,
+  audio: () => false,
+  modalities: (v) => Array.isArray(v) && v.every((m) => m === "text"),
+  prediction: () => false,
+  reasoning_effort: () => false,
+  web_search_options: () => false,
+};
+
+/** The names of the unimplemented OpenAI parameters `body` sets to something other than their neutral value. */
+export function unsupportedParams(body: Record<string, unknown>): string[] {
+  return Object.entries(NEUTRAL)
+    .filter(([k, neutral]) => body[k] != null && !neutral(body[k]))
+    .map(([k]) => k);
+}
+
 const part = z.looseObject({ type: z.string(), text: z.string().optional() });
 export const ChatMessage = z.looseObject({
   role: z.enum(["system", "user", "assistant", "developer"], 'must be "system", "user" or "assistant"'),

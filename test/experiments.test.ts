@@ -63,3 +63,33 @@ describe("experiments in D1 (mocked runner)", () => {
     expect(((await res.json()) as any).error.message).toContain("weight");
   });
 });
+
+describe("experiment arms and deletion (mocked runner)", () => {
+  const put = (name: string, arms: Record<string, number>) =>
+    call(`/admin/experiments/${name}`, { method: "PUT", headers: ADMIN, body: { model: "house", arms } });
+
+  it("refuses every arm the runners do not serve (422 naming it), composed ones included", async () => {
+    for (const arm of ["nope", "base+nope", "nope+base", "massive-zero+", "+base"]) {
+      const res = await put("arms-check", { base: 1, [arm]: 1 });
+      const j = (await res.json()) as any;
+      expect([res.status, j.error.param], arm).toEqual([422, `arms.${arm}`]);
+    }
+    const list = (await (await call("/admin/experiments", { headers: ADMIN })).json()) as any;
+    expect(list.data.some((e: any) => e.name === "arms-check")).toBe(false);
+    expect((await put("arms-check", { base: 1, "massive-zero+macdrop": 1 })).status).toBe(200);
+  });
+
+  it("deletes an experiment, after which the model is served unassigned again", async () => {
+    expect((await put("house-ab", { "massive-retain": 1 })).status).toBe(200);
+    const del = await call("/admin/experiments/house-ab", { method: "DELETE", headers: ADMIN });
+    expect(del.status).toBe(200);
+    const list = (await (await call("/admin/experiments", { headers: ADMIN })).json()) as any;
+    // What is left is the configured one (EXPERIMENTS), no longer the D1 row.
+    expect(list.data.filter((e: any) => e.name === "house-ab").map((e: any) => e.source)).toEqual(["config"]);
+    expect((await call("/admin/experiments/house-ab", { method: "DELETE", headers: ADMIN })).status).toBe(
+      409,
+    );
+    expect((await call("/admin/experiments/never", { method: "DELETE", headers: ADMIN })).status).toBe(404);
+    expect((await call("/admin/experiments/never", { method: "DELETE" })).status).toBe(401);
+  });
+});

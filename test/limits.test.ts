@@ -64,3 +64,40 @@ describe("rate limit", () => {
     expect((await call("/v1/models", { headers: { "cf-connecting-ip": "203.0.113.89" } })).status).toBe(200);
   });
 });
+
+describe("demo caps bound the whole request, not each prompt", () => {
+  const demo = (ip: string) => ({ "cf-connecting-ip": ip });
+
+  it("caps max_tokens times the prompts at the demo cap (64), for any number of prompts", async () => {
+    for (const n of [1, 2, 5, 32]) {
+      const per = Math.floor(64 / n);
+      const ok = await call("/v1/completions", {
+        body: { model: "house:base", prompt: Array(n).fill("hi"), max_tokens: per },
+        headers: demo(`10.4.0.${n}`),
+      });
+      expect(ok.status, `${n} prompts x ${per}`).toBe(200);
+      const over = await call("/v1/completions", {
+        body: { model: "house:base", prompt: Array(n).fill("hi"), max_tokens: per + 1 },
+        headers: demo(`10.4.1.${n}`),
+      });
+      const j = (await over.json()) as any;
+      expect([over.status, j.error.code], `${n} prompts x ${per + 1}`).toEqual([403, "demo_max_tokens"]);
+    }
+  });
+
+  it("caps the prompts' characters together at the demo cap (1000)", async () => {
+    for (const n of [2, 4, 32]) {
+      const per = Math.floor(1000 / n);
+      const body = (len: number) => ({
+        model: "house:base",
+        prompt: Array(n).fill("x".repeat(len)),
+        max_tokens: 1,
+      });
+      expect((await call("/v1/completions", { body: body(per), headers: demo(`10.5.0.${n}`) })).status).toBe(
+        200,
+      );
+      const over = await call("/v1/completions", { body: body(per + 1), headers: demo(`10.5.1.${n}`) });
+      expect(over.status, `${n} prompts of ${per + 1}`).toBe(413);
+    }
+  });
+});

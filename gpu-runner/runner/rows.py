@@ -139,9 +139,13 @@ class GenRow:
             event["logprobs"] = self.lp
         self.out(event)
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, status: int = 503) -> None:
+        """End the row with an error event: 503 when the batch failed (out of memory: try again), 500 when
+        the row itself did (trying again would fail again, so the gateway must not retry it elsewhere)."""
         self.finish = "error"
-        self.out({"index": self.index, "error": {"type": "server_error", "message": message}})
+        self.out(
+            {"index": self.index, "error": {"type": "server_error", "message": message, "status": status}}
+        )
 
 
 class Generation:
@@ -204,11 +208,12 @@ def _last(event: dict) -> bool:
 
 
 def _results(events: list[dict], n: int) -> list[dict]:
-    """The final event of each row, in row order; a failed row fails the call (503: try again)."""
+    """The final event of each row, in row order; a failed row fails the call with the row's status."""
     out: list = [None] * n
     for e in events:
         if "error" in e:
-            raise ApiError(503, e["error"]["message"], retry_after=1)
+            status = e["error"].get("status", 503)
+            raise ApiError(status, e["error"]["message"], retry_after=1 if status == 503 else None)
         if "finish_reason" in e:
             out[e["index"]] = e
     return out

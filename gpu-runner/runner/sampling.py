@@ -11,11 +11,20 @@ def make_generator(seed: int | None) -> torch.Generator:
     return g
 
 
+# Temperatures below this are greedy (vLLM's rule too): dividing logits by 1e-300 overflows to inf and the
+# softmax to NaN, and the limit of sampling as the temperature goes to 0 is the argmax anyway.
+GREEDY_BELOW = 1e-5
+
+
 def sample(logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator) -> int:
     """logits [V] (one row) -> a token id. The row's own generator makes it batch-independent."""
-    if temperature <= 0:
+    if temperature < GREEDY_BELOW:
         return int(logits.argmax())
-    probs = torch.softmax(logits.float().cpu() / temperature, dim=-1)  # [V]
+    # float64, +inf as the largest float and NaN as never: (z - max) / t is then finite or -inf, so the
+    # softmax holds no NaN however large the logits or small the temperature.
+    big = torch.finfo(torch.float64).max
+    z = torch.nan_to_num(logits.double().cpu(), nan=-torch.inf, posinf=big, neginf=-torch.inf)
+    probs = torch.softmax((z - z.max()) / temperature, dim=-1)  # [V]
     if top_p < 1.0:
         sorted_p, order = probs.sort(descending=True)
         cum = sorted_p.cumsum(0)

@@ -1,8 +1,10 @@
 """Continuous batching on one worker thread that owns the model.
 
-Each turn of the loop: run queued jobs (scoring, analysis, registration), admit waiting rows (prefill them
-together, then merge them into the running batch, whatever their variants), run one decode step for every
-running row, and drop rows that finished or whose client left.
+Each turn of the loop: run queued jobs (analysis, registration), run ONE step (a chunk of rows) of the
+oldest scoring call, admit waiting rows (prefill them together, then merge them into the running batch,
+whatever their variants), run one decode step for every running row, and drop rows that finished or whose
+client left. Policy: scoring and decoding interleave chunk by step, and scoring calls take turns, so a
+one-token generate beside a 32-row rolling score waits for one chunk, not for the whole score.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Scheduler:
         self.metrics = metrics
         self.pending: deque[GenRow] = deque()
         self.jobs: deque[tuple] = deque()
+        self.steps: deque[tuple] = deque()  # (generator, Future): stepwise scoring calls, taking turns
         self.running: list[GenRow] = []
         self.cv = threading.Condition()
         self.stopped = False
@@ -56,6 +59,28 @@ class Scheduler:
             self.cv.notify()
         return fut
 
+    def call_steps(self, steps) -> Future:
+        """Run a scorer's generator one chunk per loop turn; the Future carries {"results": its return}."""
+        fut: Future = Future()
+        with self.cv:
+            self.steps.append((steps, fut))
+            self.cv.notify()
+        return fut
+
+    def _step_scoring(self) -> None:
+        steps, fut = self.steps.popleft()
+        if fut.cancelled():
+            return
+        try:
+            next(steps)
+        except StopIteration as done:
+            fut.set_result({"results": done.value})
+            return
+        except BaseException as e:  # handed to the awaiting request, never kills the loop
+            fut.set_exception(e)
+            return
+        self.steps.append((steps, fut))  # its next chunk after the other calls' (round robin)
+
     def stop(self) -> None:
         with self.cv:
             self.stopped = True
@@ -66,11 +91,17 @@ class Scheduler:
         batch = None
         while True:
             with self.cv:
-                while not self.stopped and not self.pending and not self.jobs and batch is None:
+                while (
+                    not self.stopped
+                    and not self.pending
+                    and not self.jobs
+                    and not self.steps
+                    and batch is None
+                ):
                     self.cv.wait()
                 if self.stopped:
                     return
-                if batch is None and self.pending and not self.jobs:
+                if batch is None and self.pending and not self.jobs and not self.steps:
                     self.cv.wait(timeout=self.cfg.batch_wait_ms / 1e3)  # let a burst gather into one batch
                 jobs = list(self.jobs)
                 self.jobs.clear()
@@ -85,6 +116,8 @@ class Scheduler:
                         fut.set_result(fn())
                     except BaseException as e:  # handed to the awaiting request, never kills the loop
                         fut.set_exception(e)
+            if self.steps:
+                self._step_scoring()
             try:
                 if admit:
                     batch = self._admit(batch, admit)
@@ -135,9 +168,16 @@ class Scheduler:
         return batch
 
     def _take(self, row: GenRow, logits: torch.Tensor) -> None:
-        token = sample(logits, row.temperature, row.top_p, row.gen)
-        lp = torch.log_softmax(logits, dim=-1) if row.logprobs is not None else None
-        row.push(token, lp, self.tokens, self.max_context)
+        """One row's next token. Its failure (its sampling settings, its logits) fails that row alone: the
+        row leaves the batch at this step and the others, other clients' included, go on."""
+        try:
+            token = sample(logits, row.temperature, row.top_p, row.gen)
+            lp = torch.log_softmax(logits, dim=-1) if row.logprobs is not None else None
+            row.push(token, lp, self.tokens, self.max_context)
+        except Exception as e:
+            traceback.print_exc()
+            if not row.done:
+                row.fail(f"generation failed for this row: {type(e).__name__}: {e}", status=500)
 
     def _finish(self, rows: list[GenRow]) -> None:
         for r in rows:

@@ -1,6 +1,13 @@
-"""Scoring: lm-evaluation-harness `loglikelihood` and `loglikelihood_rolling`, and legacy `echo` logprobs."""
+"""Scoring: lm-evaluation-harness `loglikelihood` and `loglikelihood_rolling`, and legacy `echo` logprobs.
+
+Each scorer is a generator that yields after every chunk of CHUNK rows (or rolling windows) and returns its
+results: the scheduler runs one chunk between two decode steps, so a large scoring call never stalls the
+generations running beside it (`drain` runs one to its end, off the scheduler).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Generator
 
 from .engine import Engine
 from .sampling import top_logprobs
@@ -29,7 +36,19 @@ def chunks(items: list, n: int = CHUNK):
         yield items[i : i + n]
 
 
-def loglikelihood(engine: Engine, items: list[tuple[Plan, list[int], list[int]]]) -> list[dict]:
+Steps = Generator[None, None, list[dict]]
+
+
+def drain(steps: Steps) -> list[dict]:
+    """A scorer's results, run to its end at once."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def loglikelihood(engine: Engine, items: list[tuple[Plan, list[int], list[int]]]) -> Steps:
     out = []
     for part in chunks(items):
         lps = engine.logprobs_of([ctx + cont for _, ctx, cont in part], [p for p, _, _ in part])
@@ -38,6 +57,7 @@ def loglikelihood(engine: Engine, items: list[tuple[Plan, list[int], list[int]]]
             picked = [float(tail[i, t]) for i, t in enumerate(cont)]
             greedy = all(int(tail[i].argmax()) == t for i, t in enumerate(cont))
             out.append({"logprob": sum(picked), "is_greedy": greedy, "tokens": len(cont)})
+        yield
     return out
 
 
@@ -53,7 +73,7 @@ def rolling_windows(ids: list[int], max_len: int) -> list[tuple[list[int], int]]
     return windows
 
 
-def rolling(engine: Engine, items: list[tuple[Plan, list[int]]], max_len: int) -> list[dict]:
+def rolling(engine: Engine, items: list[tuple[Plan, list[int]]], max_len: int) -> Steps:
     flat = [
         (k, plan, win, n) for k, (plan, ids) in enumerate(items) for win, n in rolling_windows(ids, max_len)
     ]
@@ -64,21 +84,28 @@ def rolling(engine: Engine, items: list[tuple[Plan, list[int]]], max_len: int) -
             targets = win[1:][-n:]
             rows = lp[-n:]
             totals[k] += sum(float(rows[i, t]) for i, t in enumerate(targets))
+        yield
     return [{"logprob": totals[k], "tokens": len(ids) - 1} for k, (_, ids) in enumerate(items)]
 
 
-def echo(engine: Engine, tok: Tokens, items: list[tuple[Plan, list[int], int]]) -> list[dict]:
-    out = []
-    for part in chunks(items):
-        lps = engine.logprobs_of([ids for _, ids, _ in part], [p for p, _, _ in part])
-        out += [_echo_row(tok, ids, n_top, lp) for (_, ids, n_top), lp in zip(part, lps)]
+def echo(
+    engine: Engine, tok: Tokens, items: list[tuple[Plan, list[int], int]], added_bos: list[bool] | None = None
+) -> Steps:
+    """Each prompt token's log-probability (the first's is null). `added_bos[k]`: row k starts with a BOS the
+    runner added, which conditions the row but is left out of its answer (its tokens are the prompt's own)."""
+    out, added_bos = [], added_bos or [False] * len(items)
+    rows = [(plan, ids, n_top, skip) for (plan, ids, n_top), skip in zip(items, added_bos)]
+    for part in chunks(rows):
+        lps = engine.logprobs_of([ids for _, ids, _, _ in part], [p for p, _, _, _ in part])
+        out += [_echo_row(tok, ids, n_top, lp, int(skip)) for (_, ids, n_top, skip), lp in zip(part, lps)]
+        yield
     return out
 
 
-def _echo_row(tok: Tokens, ids: list[int], n_top: int, lp) -> dict:
+def _echo_row(tok: Tokens, ids: list[int], n_top: int, lp, skip: int = 0) -> dict:
     strs = [tok.piece(t) for t in ids]
     offsets, pos = [], 0
-    for s in strs:
+    for s in strs[skip:]:  # offsets into the prompt's own text, from 0
         offsets.append(pos)
         pos += len(s)
     token_lps = [None] + [round(float(lp[i, t]), 6) for i, t in enumerate(ids[1:])]
@@ -86,10 +113,11 @@ def _echo_row(tok: Tokens, ids: list[int], n_top: int, lp) -> dict:
         {tok.piece(j): round(v, 6) for j, v in top_logprobs(lp[i], n_top)} if n_top else None
         for i in range(len(ids) - 1)
     ]
+    # OpenAI's shape: the first echoed token has no log-probability, whatever conditioned it.
     return {
-        "tokens": ids,
-        "token_strs": strs,
-        "token_logprobs": token_lps,
-        "top_logprobs": tops,
+        "tokens": ids[skip:],
+        "token_strs": strs[skip:],
+        "token_logprobs": [None] + token_lps[skip + 1 :] if len(ids) > skip else [],
+        "top_logprobs": [None] + tops[skip + 1 :] if len(ids) > skip else [],
         "text_offset": offsets,
     }

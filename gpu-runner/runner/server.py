@@ -11,6 +11,7 @@ import traceback
 from typing import TypeVar
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from . import gradients, wire
 from .errors import ApiError
@@ -60,8 +61,21 @@ async def errors_and_metrics(request: web.Request, handler):
     return resp
 
 
+ENCODINGS = ("identity", "gzip", "deflate", "br")  # what aiohttp decodes
+
+
 async def body(request: web.Request, model: type[M]) -> M:
-    return wire.parse(model, await request.read())
+    """The body as `model`; a Content-Encoding we cannot decode, or that the body does not have, is a 400."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ENCODINGS:
+        raise ApiError(400, f"Content-Encoding {encoding[:40]!r} is not supported; send one of {ENCODINGS}")
+    try:
+        raw = await request.read()
+    except RequestPayloadError as e:
+        raise ApiError(
+            400, f"the body could not be decoded as its Content-Encoding {encoding!r} says: {e}"
+        ) from None
+    return wire.parse(model, raw)
 
 
 def bearer(request: web.Request) -> bytes:

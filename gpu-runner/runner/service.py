@@ -157,8 +157,7 @@ class Runner:
     def prompt_ids(self, r: wire.GenerateRow | wire.EchoRow, p: str) -> list[int]:
         messages = getattr(r, "messages", None)
         if messages is not None:
-            text, add_bos = self.tokens.render_messages([m.model_dump() for m in messages])
-            ids = self.tokens.encode(text, add_bos=add_bos and r.add_bos is not False)
+            ids = self.tokens.encode_messages([m.model_dump() for m in messages], r.add_bos is not False)
         elif isinstance(r.prompt, list):
             ids = self.tokens.check_ids(r.prompt, f"{p}.prompt")
             if r.add_bos and ids[:1] != [self.tokens.bos_id]:
@@ -195,7 +194,7 @@ class Runner:
                         f"requests[{i}]",
                     )
                 items.append((plan, ctx, cont))
-            return self.scheduler.call(lambda: {"results": score.loglikelihood(self.engine, items)})
+            return self.scheduler.call_steps(score.loglikelihood(self.engine, items))
         if kind == "rolling":
             items = []
             for i, (r, plan) in enumerate(zip(rows, plans)):
@@ -208,12 +207,18 @@ class Runner:
                 raise ApiError(
                     413, f"'rolling' texts have {total} tokens in all; at most {cap} per call", "rolling"
                 )
-            return self.scheduler.call(lambda: {"results": score.rolling(self.engine, items, limit)})
+            return self.scheduler.call_steps(score.rolling(self.engine, items, limit))
         items = [
             (plan, self.prompt_ids(r, f"echo[{i}]"), r.top_logprobs)
             for i, (r, plan) in enumerate(zip(rows, plans))
         ]
-        return self.scheduler.call(lambda: {"results": score.echo(self.engine, self.tokens, items)})
+        # The BOS the runner put before a prompt conditions the scores but is not the client's token: the
+        # echo shows exactly the prompt's tokens (OpenAI's shape), so text and token ids score alike.
+        added = [
+            ids[:1] == [self.tokens.bos_id] and not (isinstance(r.prompt, list) and r.prompt[:1] == ids[:1])
+            for r, (_, ids, _) in zip(rows, items)
+        ]
+        return self.scheduler.call_steps(score.echo(self.engine, self.tokens, items, added))
 
     # -- tokenizer -----------------------------------------------------------------------------------------
     def tokenize(self, req: wire.TokenizeRequest) -> dict:

@@ -1,6 +1,13 @@
-"""Text <-> token ids with an explicit BOS: the runner, not the tokenizer, decides where BOS goes."""
+"""Text <-> token ids with an explicit BOS: the runner, not the tokenizer, decides where BOS goes.
+
+User text is always encoded as text: "a<|eos|>b" gives the tokens of those characters, never the control
+tokens EOS or BOS (`split_special_tokens`). Only the runner adds special tokens: BOS here, and those a chat
+template writes around the messages.
+"""
 
 from __future__ import annotations
+
+import re
 
 from .errors import ApiError
 
@@ -18,10 +25,33 @@ class Tokens:
         return bool(getattr(self.tok, "chat_template", None))
 
     def encode(self, text: str, add_bos: bool = True) -> list[int]:
-        ids = self.tok(text, add_special_tokens=False)["input_ids"]
-        if add_bos and self.bos_id is not None and (not ids or ids[0] != self.bos_id):
-            ids = [self.bos_id] + ids
-        return ids
+        """User text as text, then BOS in front when asked."""
+        ids = self._ids(text, specials=False)
+        return [self.bos_id] + ids if add_bos and self.bos_id is not None else ids
+
+    def _ids(self, text: str, specials: bool) -> list[int]:
+        """`specials`: special-token strings in `text` become their tokens (only for text the runner wrote)."""
+        return self.tok(text, add_special_tokens=False, split_special_tokens=not specials)["input_ids"]
+
+    def encode_messages(self, messages: list[dict], add_bos: bool = True) -> list[int]:
+        """Chat messages through the template (or a plain transcript): the template's own special tokens are
+        tokens, the messages' contents are text. Contents with no special-token string in them are encoded
+        with the template in one piece, exactly as the tokenizer would; the others piece by piece."""
+        text, bos = self.render_messages(messages)
+        ids: list[int] = []
+        if not self.has_chat_template:
+            ids = self._ids(text, specials=False)
+        elif not any(s in m["content"] for m in messages for s in self._specials()):
+            ids = self._ids(text, specials=True)
+        else:
+            marked = [{**m, "content": f"\ue000{i}\ue001"} for i, m in enumerate(messages)]
+            template, _ = self.render_messages(marked)
+            for i, part in enumerate(re.split("\ue000(\\d+)\ue001", template)):
+                ids += self._ids(messages[int(part)]["content"], False) if i % 2 else self._ids(part, True)
+        return [self.bos_id] + ids if bos and add_bos and self.bos_id is not None else ids
+
+    def _specials(self) -> list[str]:
+        return [s for s in self.tok.all_special_tokens if s]
 
     def decode(self, ids: list[int]) -> str:
         return self.tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)

@@ -13,7 +13,15 @@ import json
 import re
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from .errors import ApiError
@@ -38,6 +46,7 @@ _KIND_BY_ERROR = {
     "less_than_equal": "value",
     "literal_error": "value",
     "finite_number": "value",
+    "subnormal_number": "value",
     "too_long": "size",
     "string_too_long": "size",
 }
@@ -45,7 +54,23 @@ _KIND_BY_ERROR = {
 
 class Wire(BaseModel):
     # strict: "5" is not 5 and 1.5 is not an int; unknown fields are ignored (clients add their own).
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    # NaN and +-Infinity (which Python's json reads) are values out of range: 422, never a sampler's crash.
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, allow_inf_nan=False)
+
+
+SMALLEST_NORMAL = 2.2250738585072014e-308  # float64's; below it (but not 0) a number is subnormal
+
+
+def _normal(v: float) -> float:
+    """Subnormal numbers (5e-324) are refused: no client means them, and dividing by one overflows."""
+    if v != 0 and abs(v) < SMALLEST_NORMAL:
+        raise PydanticCustomError("subnormal_number", "must be 0 or at least 2.2250738585072014e-308")
+    return v
+
+
+def number(lo: float, hi: float):
+    """A float in [lo, hi], finite and not subnormal."""
+    return Annotated[float, Field(ge=lo, le=hi), AfterValidator(_normal)]
 
 
 Variant = Annotated[str, Field(min_length=1, description="a variant name; compose with '+'")]
@@ -65,8 +90,8 @@ class GenerateRow(Wire):
         None, description="[{role, content}] through the chat template (a transcript without one)"
     )
     max_tokens: Annotated[int, Field(ge=1)] = Field(64, description="at most the runner's --max-tokens")
-    temperature: Annotated[float, Field(ge=0, le=MAX_TEMPERATURE)] = Field(0.0, description="0 is greedy")
-    top_p: Annotated[float, Field(ge=0, le=1)] = 1.0
+    temperature: number(0, MAX_TEMPERATURE) = Field(0.0, description="0 is greedy")
+    top_p: number(0, 1) = 1.0
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = Field(None, description="same seed, same text")
     stop: Text | Annotated[list[Text], Field(max_length=MAX_STOP)] | None = None
     add_bos: bool | None = Field(None, description="default: true for text, false for token ids")
@@ -137,7 +162,7 @@ def _digits(v):
     if isinstance(v, str):
         if not re.fullmatch(r"[0-9]+", v):
             raise PydanticCustomError("int_parsing", "must be a whole number")
-        return int(v)
+        return int(v) if len(v) <= 18 else 10**18  # past any cap, and past int()'s 4,300 digits
     return v
 
 
@@ -181,15 +206,35 @@ def parse(model: type[M], data) -> M:
     """`data` (parsed JSON, or raw bytes) as `model`; the first broken rule becomes an ApiError."""
     if isinstance(data, (bytes, str)):
         try:
-            data = json.loads(data or b"null")
+            data = json.loads(data or b"null", parse_constant=_not_json)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ApiError(400, f"body is not valid JSON: {e}") from e
+        except RecursionError:
+            raise ApiError(400, "body is nested too deep; no request needs more than a few levels") from None
+        except ValueError as e:  # an integer past Python's 4,300 digits
+            raise ApiError(400, f"body has a number too long to read: {str(e)[:120]}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
+    _well_formed(data)
     try:
         return model.model_validate(data)
     except ValidationError as e:
         raise to_api_error(e) from None
+
+
+def _well_formed(data: dict) -> None:
+    """JSON's \\ud800 escape reads as a lone surrogate, which no tokenizer can encode: refuse it here."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            400, "a string holds a lone UTF-16 surrogate (like \\ud800); send valid Unicode"
+        ) from None
+
+
+def _not_json(name: str):
+    """Python's json reads NaN and Infinity; JSON has no such words (and JavaScript's JSON.parse refuses them)."""
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
 def to_api_error(e: ValidationError) -> ApiError:

@@ -68,12 +68,15 @@ def test_echo_gives_legacy_openai_logprobs(runner_for):
     out = r.score(parse(ScoreRequest, {"echo": [{"prompt": "Hi there", "top_logprobs": 2}]})).result()[
         "results"
     ][0]
-    ids = r.tokens.encode("Hi there")
+    ids = r.tokens.encode("Hi there")  # [BOS, ...]: the BOS conditions the scores but is not echoed
     lp = direct(r, ids)
-    assert out["tokens"] == ids and out["token_logprobs"][0] is None and out["top_logprobs"][0] is None
-    assert out["token_logprobs"][1] == pytest.approx(float(lp[0, ids[1]]), abs=1e-4)
+    assert out["tokens"] == ids[1:] and out["token_logprobs"][0] is None and out["top_logprobs"][0] is None
+    assert out["token_logprobs"][1] == pytest.approx(float(lp[1, ids[2]]), abs=1e-4)
     assert len(out["top_logprobs"][1]) == 2
-    assert out["text_offset"][1] == len(out["token_strs"][0])
+    assert out["text_offset"][:2] == [0, len(out["token_strs"][0])]
+    # Token ids without a BOS: the first token has nothing before it (OpenAI's null).
+    bare = r.score(parse(ScoreRequest, {"echo": [{"prompt": ids[1:]}]})).result()["results"][0]
+    assert bare["tokens"] == ids[1:] and bare["token_logprobs"][0] is None
 
 
 @pytest.mark.parametrize(
@@ -111,3 +114,23 @@ def test_rolling_text_over_the_cap_is_413(runner_for):
     with pytest.raises(ApiError) as e:
         r.score(parse(ScoreRequest, {"rolling": [{"text": "ab" * (33 * r.max_context)}]}))
     assert e.value.status == 413 and "at most" in e.value.message
+
+
+@pytest.mark.parametrize("text", ["The cat sat on the mat.", "a<s>b</s>", " x", "0123456789" * 5])
+def test_echo_scores_text_and_token_ids_alike_with_offsets_into_the_prompt(runner_for, text):
+    """The BOS the runner adds to a text prompt is not echoed: the answer's tokens are the prompt's own, with
+    offsets into its text from 0, and their log-probabilities are those of the same ids sent as tokens."""
+    r = runner_for("llama", plant=False)
+    bos, ids = r.tokens.bos_id, r.tokens.encode(text, add_bos=False)
+
+    def echo(prompt):
+        return r.score(parse(ScoreRequest, {"echo": [{"prompt": prompt}]})).result()["results"][0]
+
+    by_text, by_ids = echo(text), echo([bos, *ids])
+    assert by_text["tokens"] == ids and by_ids["tokens"] == [bos, *ids]
+    assert by_text["token_logprobs"][0] is None  # OpenAI's shape: nothing scores the first echoed token
+    assert by_text["token_logprobs"][1:] == by_ids["token_logprobs"][2:]
+    assert "".join(by_text["token_strs"]) == text
+    offsets = by_text["text_offset"]
+    assert offsets[0] == 0 and offsets == sorted(offsets)
+    assert [text[o : o + len(s)] for o, s in zip(offsets, by_text["token_strs"])] == by_text["token_strs"]

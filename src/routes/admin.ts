@@ -1,5 +1,5 @@
-// Admin routes (ADMIN_TOKEN): API keys (created here, stored hashed), experiments in D1, and the request
-// records, paged and filtered by experiment and variant.
+// Admin routes (ADMIN_TOKEN): API keys (created here, stored hashed), experiments in D1 (their arms checked
+// against the runners' variants; deleted by name), and the request records, paged and filtered.
 import * as z from "zod";
 import { forgetKeys, newKey, sha256Hex } from "../auth";
 import { checkExperiment, type Ctx } from "../env";
@@ -7,7 +7,8 @@ import { ApiError, invalid } from "../errors";
 import { forgetExperiments, listExperiments } from "../experiments";
 import { listRequests } from "../records";
 import { NewKey } from "../schemas";
-import { readBody } from "./request";
+import { checkVariant } from "../variants";
+import { readBody, variantsFor } from "./request";
 
 export async function createKey(c: Ctx): Promise<Response> {
   const b = await readBody(c, NewKey);
@@ -51,6 +52,15 @@ export async function putExperiment(c: Ctx): Promise<Response> {
   } catch (err) {
     throw invalid((err as Error).message, "arms");
   }
+  // An arm the runners do not serve would send every request for the model to a 404.
+  const known = await variantsFor(c);
+  for (const arm of Object.keys(e.arms)) {
+    try {
+      checkVariant(known, arm, `arms.${arm}`);
+    } catch (err) {
+      throw new ApiError(422, `arm ${(err as Error).message}`, { param: `arms.${arm}` });
+    }
+  }
   await c.env.DB.prepare(
     "INSERT INTO experiments (name, model, arms, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET model = excluded.model, arms = excluded.arms, updated_at = excluded.updated_at",
   )
@@ -58,6 +68,16 @@ export async function putExperiment(c: Ctx): Promise<Response> {
     .run();
   forgetExperiments();
   return c.json(e);
+}
+
+export async function deleteExperiment(c: Ctx): Promise<Response> {
+  const name = c.req.param("name");
+  const { meta } = await c.env.DB.prepare("DELETE FROM experiments WHERE name = ?").bind(name).run();
+  forgetExperiments();
+  if (meta.changes) return c.json({ name, deleted: true });
+  if (c.var.config.experiments.some((e) => e.name === name))
+    throw new ApiError(409, `experiment "${name}" comes from the EXPERIMENTS variable: change it there`);
+  throw new ApiError(404, `no experiment "${name}" (GET /admin/experiments lists them)`);
 }
 
 export async function requests(c: Ctx): Promise<Response> {

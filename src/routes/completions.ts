@@ -32,8 +32,14 @@ export async function completions(c: Ctx): Promise<Response> {
       param: "max_tokens",
       type: "invalid_value_error",
     });
-  capMaxTokens(auth, config, maxTokens);
-  capPrompt(auth, config, Math.max(...prompts.map((p) => p.length)), "prompt");
+  // Demo caps bound the whole request, not each prompt.
+  capMaxTokens(auth, config, maxTokens, "max_tokens", prompts.length);
+  capPrompt(
+    auth,
+    config,
+    prompts.reduce((s, p) => s + p.length, 0),
+    "prompt",
+  );
   const stream = b.stream ?? false;
   if (stream && echo)
     throw new ApiError(422, `"echo" cannot be combined with "stream" here; set stream to false`, {

@@ -12,6 +12,10 @@ import { knownVariants, resolveModel, type Resolved } from "../variants";
 
 /** The body as JSON, checked against `schema`: malformed JSON and broken rules answer 4xx naming the field. */
 export async function readBody<T extends z.ZodType>(c: Ctx, schema: T): Promise<z.output<T>> {
+  const encoding = (c.req.header("content-encoding") ?? "identity").trim().toLowerCase();
+  // Compressed bodies are not accepted (a body that lies about its encoding must not reach a runner).
+  if (encoding !== "identity")
+    throw invalid(`Content-Encoding "${encoding.slice(0, 40)}" is not accepted; send the JSON uncompressed`);
   const text = await c.req.text();
   if (text.trim() === "") throw invalid("the request body is empty: send a JSON object");
   let v: unknown;
@@ -26,7 +30,26 @@ export async function readBody<T extends z.ZodType>(c: Ctx, schema: T): Promise<
   }
   if (!v || typeof v !== "object" || Array.isArray(v))
     throw invalid("the request body must be a JSON object");
+  wellFormed(v);
   return check(schema, v);
+}
+
+const MAX_DEPTH = 32; // no request of ours nests deeper than a few levels
+// A high surrogate not followed by a low one, or a low one not preceded by a high one (code units: no u flag).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Refuses nesting past MAX_DEPTH and strings holding a lone UTF-16 surrogate ("\ud800"), which JSON.parse
+ *  reads but no tokenizer encodes. Iterative, so a body nested 100k deep cannot overflow the stack. */
+export function wellFormed(root: unknown): void {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === "string" && LONE_SURROGATE.test(v))
+      throw invalid("a string holds a lone UTF-16 surrogate (like \\ud800); send valid Unicode");
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= MAX_DEPTH) throw invalid(`the request body nests deeper than ${MAX_DEPTH} levels`);
+    for (const [k, x] of Object.entries(v)) stack.push([k, depth + 1], [x, depth + 1]);
+  }
 }
 
 /** The pool for this request: cancelled with the client, and the record names the target that answered. */

@@ -1,5 +1,7 @@
 // One call to POST /v1/generate through the pool; an OpenAI-compatible engine (vLLM multi-LoRA) may serve a
 // single-row chat or completions request instead, with the variant mapped to the engine's model name.
+import { ApiError } from "../errors";
+import { unsupportedParams } from "../schemas";
 import type { RunnerAnswer, RunnerPool } from "./pool";
 import type { Row } from "./wire";
 
@@ -14,10 +16,19 @@ export function generate(
 ): Promise<RunnerAnswer> {
   const variant = rows[0].variant;
   const servable = engine && rows.length === 1;
+  // Parameters our runners do not implement: only an engine serving this variant may take the request.
+  const unsupported = engine ? unsupportedParams(engine.body) : [];
+  const byEngine = servable && pool.targets().some((t) => t.kind === "openai" && t.models?.[variant]);
+  if (unsupported.length && !byEngine)
+    throw new ApiError(
+      400,
+      `${unsupported.map((p) => `"${p}"`).join(", ")} ${unsupported.length > 1 ? "are" : "is"} not supported by this gateway; leave ${unsupported.length > 1 ? "them" : "it"} out`,
+      { param: unsupported[0], code: "unsupported_parameter" },
+    );
   return pool.ok({
     path: "/v1/generate",
     body: { requests: rows, stream },
-    kinds: servable ? ["runner", "openai"] : ["runner"],
+    kinds: servable ? (unsupported.length ? ["openai"] : ["runner", "openai"]) : ["runner"],
     accept: (t) => t.kind === "runner" || Boolean(t.models?.[variant]),
     pathFor: (t) => (t.kind === "runner" ? "/v1/generate" : engine!.path),
     bodyFor: (t) =>

@@ -1,6 +1,7 @@
 // All talk to runners goes through here: targets in order with failover, a timeout per attempt
 // (AbortController, up to the response headers), retries only on 429/503 honouring Retry-After up to a cap,
-// passive health (a target that failed is tried last for a while) and active /health checks.
+// passive health (a target that failed is tried last for a while) and active /health checks. A runner that
+// answers 500 answered: its error is the client's, and it is not marked down.
 // Bodies are returned as they come, so streams pass through unbuffered. A body for one of our runners is
 // checked against the wire contract (wire.ts) before it leaves, so a gateway bug is caught here, not there.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -79,7 +80,9 @@ export class RunnerPool {
             );
             continue;
           }
-          if (res.status === 429 || res.status >= 500) {
+          // A 500 is the runner's answer about this request (a bug its input hit), not a sign it is down:
+          // passed on as it is, with no failover (which would hand the same input to the next runner).
+          if (res.status === 429 || (res.status >= 500 && res.status !== 500)) {
             failures.push(`${target.name}: HTTP ${res.status}`);
             markDown(target);
             await res.body?.cancel();

@@ -13,11 +13,20 @@ export const MAX_K = 64;
 export const MAX_TEMPERATURE = 2;
 export const MAX_SEED = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 
-/** A number in [lo, hi]; the message names both ends. */
+// Below float64's smallest normal number (but not 0) a number is subnormal (5e-324): no client means one,
+// and dividing by one overflows, so like NaN and Infinity (zod refuses those) it is a value out of range.
+export const SMALLEST_NORMAL = 2.2250738585072014e-308;
+const normal = (v: number) => v === 0 || Math.abs(v) >= SMALLEST_NORMAL;
+
+/** A number in [lo, hi]; the message names both ends. A float must be finite and not subnormal. */
 export const between = (lo: number, hi: number, int = false) =>
-  (int ? z.int() : z.number())
-    .min(lo, `must be between ${lo} and ${hi}`)
-    .max(hi, `must be between ${lo} and ${hi}`);
+  int
+    ? z.int().min(lo, `must be between ${lo} and ${hi}`).max(hi, `must be between ${lo} and ${hi}`)
+    : z
+        .number()
+        .min(lo, `must be between ${lo} and ${hi}`)
+        .max(hi, `must be between ${lo} and ${hi}`)
+        .refine(normal, { message: `must be 0 or at least ${SMALLEST_NORMAL}`, params: { kind: "value" } });
 export const atLeast = (lo: number) => z.int().min(lo, `must be at least ${lo}`);
 
 const variant = z.string().min(1, "must be a variant name");
@@ -152,6 +161,9 @@ function statusOf(i: Issue): 400 | 413 | 422 {
   if (i.code === "too_big") return sized ? 413 : 422;
   if (i.code === "too_small") return sized ? 400 : 422;
   if (i.code === "invalid_value" || i.code === "not_multiple_of") return 422;
+  if (i.code === "custom" && i.params?.kind === "value") return 422;
+  // NaN and Infinity (1e999 parses to Infinity) are numbers out of range, not a wrong shape.
+  if (i.code === "invalid_type" && typeof i.input === "number" && !Number.isFinite(i.input)) return 422;
   if (i.code === "invalid_format" && "format" in i && i.format === "regex") return 400;
   return 400;
 }

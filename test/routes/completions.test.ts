@@ -50,7 +50,8 @@ describe("POST /v1/completions (mocked runner)", () => {
       })
     ).json()) as any;
     expect(j.choices[0].text).toBe("hey");
-    expect(j.choices[0].logprobs.tokens).toEqual(["<s>", "h", "e", "y"]);
+    // OpenAI's shape: the prompt's own tokens; the runner's BOS conditions them but is not one of them.
+    expect(j.choices[0].logprobs.tokens).toEqual(["h", "e", "y"]);
   });
 
   it("streams text chunks per prompt index", async () => {
@@ -70,5 +71,25 @@ describe("POST /v1/completions (mocked runner)", () => {
       body: { model: "house:base", prompt: "a", echo: true, stream: true },
     });
     expect(((await res.json()) as any).error.param).toBe("echo");
+  });
+});
+
+describe("echo for text prompts (mocked runner)", () => {
+  it("shows the prompt's own tokens with offsets in order into prompt + completion, for any prompt", async () => {
+    const key = await newKey();
+    for (const prompt of ["abc", "The cat sat.", "a<s>b", " x "]) {
+      const res = await call("/v1/completions", {
+        headers: { authorization: `Bearer ${key}` },
+        body: { model: "house:base", prompt, max_tokens: 3, logprobs: 0, echo: true, temperature: 0 },
+      });
+      const choice = ((await res.json()) as any).choices[0];
+      const lp = choice.logprobs;
+      expect(lp.tokens.join("")).toBe(choice.text);
+      expect(lp.text_offset[0]).toBe(0);
+      expect(lp.text_offset).toEqual([...lp.text_offset].sort((a: number, b: number) => a - b));
+      lp.tokens.forEach((t: string, i: number) =>
+        expect(choice.text.slice(lp.text_offset[i]).startsWith(t)).toBe(true),
+      );
+    }
   });
 });

@@ -31,7 +31,7 @@ describe("runner pool (fake runner failing on purpose)", () => {
     expect(await gen("ok.b.runner")).toBe(1);
   });
 
-  it("fails over from a target answering 500, without retrying it", async () => {
+  it("fails over from a target answering 502, without retrying it", async () => {
     const res = await call("/v1/chat/completions", {
       body,
       env: targets(
@@ -41,6 +41,20 @@ describe("runner pool (fake runner failing on purpose)", () => {
     });
     expect(res.status).toBe(200);
     expect(await gen("down.c.runner")).toBe(1);
+  });
+
+  it("passes a runner's 500 on without marking it down or failing over (the input, not the runner, failed)", async () => {
+    const env = targets(
+      { name: "buggy-f", url: "http://buggy.f.runner" },
+      { name: "ok-f", url: "http://ok.f.runner" },
+    );
+    for (let i = 0; i < 3; i++) {
+      const res = await call("/v1/chat/completions", { body, env });
+      expect(res.status).toBe(500);
+      expect(((await res.json()) as any).error.message).toContain("failed on this input");
+    }
+    expect(await gen("buggy.f.runner")).toBe(3); // never skipped as down
+    expect(await gen("ok.f.runner")).toBe(0); // the input never handed on
   });
 
   it("tries a target that failed last, for a while", async () => {
@@ -65,7 +79,7 @@ describe("runner pool (fake runner failing on purpose)", () => {
     expect(res.status).toBe(503);
     const j = (await res.json()) as any;
     expect(j.error.type).toBe("unavailable_error"); // the runner's own 503 type
-    expect(j.error.message).toContain("down-e: HTTP 500");
+    expect(j.error.message).toContain("down-e: HTTP 502");
     expect(j.error.message).toContain("limited-e: HTTP 429");
     expect(res.headers.get("retry-after")).toBe("1");
   });

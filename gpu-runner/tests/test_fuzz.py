@@ -1,0 +1,84 @@
+"""Property-based fuzzing of a real runner process from the wire contract's JSON Schema (hypothesis +
+hypothesis-jsonschema): bodies drawn from each route's schema, the same with one field replaced by any JSON
+value, and arbitrary JSON. Every answer must be 2xx or a documented 4xx (or 503 with Retry-After, the
+documented "queue full"): never a 500, never a hang (each call has a timeout).
+
+CI runs FUZZ_EXAMPLES (default 60) bodies per route; the long mode is
+  FUZZ_EXAMPLES=2000 ../.venv/bin/python -m pytest -q tests/test_fuzz.py     (5 routes: 10,000 requests)
+"""
+
+import json
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+from test_server import call, serving
+
+from runner import wire
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+DOCUMENTED = {200, 201, 400, 401, 404, 413, 422, 503}
+POSTS = {route.split(" ")[1]: model for route, model in wire.REQUESTS.items() if route.startswith("POST")}
+
+# Any JSON value, with the strings and numbers that have broken servers before.
+tricky_text = st.one_of(
+    st.text(max_size=40), st.sampled_from(["\ud800", "<s>", "</s>", "²", "\x00", "🙂" * 5])
+)
+tricky_number = st.one_of(
+    st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True), st.just(5e-324)
+)
+any_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), tricky_number, tricky_text),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def bodies(model: type[wire.Wire]):
+    valid = from_schema(model.model_json_schema())
+
+    def with_one_field_replaced(draw_body, value, pick):
+        if isinstance(draw_body, dict) and draw_body:
+            keys = sorted(draw_body)
+            draw_body = {**draw_body, keys[pick % len(keys)]: value}
+        return draw_body
+
+    mutated = st.builds(with_one_field_replaced, valid, any_json, st.integers(0, 10))
+    return st.one_of(valid, mutated, st.dictionaries(st.text(max_size=10), any_json, max_size=5), any_json)
+
+
+@pytest.fixture(scope="module")
+def url(model_dir):
+    # Small caps keep valid bodies cheap on the tiny model: a fuzz run measures answers, not throughput.
+    with serving(model_dir("llama"), "--max-tokens", "4", "--max-queue-rows", "64") as u:
+        yield u
+
+
+def encode(body) -> bytes:
+    # allow_nan: Python writes NaN/Infinity, which is exactly what a hostile client sends.
+    return json.dumps(body, allow_nan=True).encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("path", sorted(POSTS))
+def test_every_fuzzed_body_gets_2xx_or_a_documented_4xx(url, path):
+    seen = {}
+
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(bodies(POSTS[path]))
+    def check(body):
+        status, headers, text = call(url, path, raw=encode(body), method="POST")
+        seen[status] = seen.get(status, 0) + 1
+        assert status in DOCUMENTED, (status, text[:300], body)
+        if status >= 400:
+            assert json.loads(text)["error"]["message"]
+        if status == 503:
+            assert headers.get("Retry-After")
+
+    check()
+    assert sum(seen.values()) >= min(EXAMPLES, 10)
+    status, _, _ = call(url, "/v1/tokenize", {"text": "still serving"}, method="POST")
+    assert status == 200
