@@ -59,7 +59,7 @@ def mc_questions(tokens, path: str, val_fraction: float, choices: int, limit: in
 def mc_accuracy(engine, plan, questions: list[dict]) -> dict:
     """acc: highest total log-likelihood; acc_norm: highest per-token log-likelihood (lm-eval's two)."""
     items = [(plan, q["context"], c) for q in questions for c in q["options"]]
-    res = iter(score.loglikelihood(engine, items))
+    res = iter(score.drain(score.loglikelihood(engine, items)))  # run the chunked scorer to its end
     hit = hit_norm = 0
     for q in questions:
         scored = [next(res) for _ in q["options"]]
