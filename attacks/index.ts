@@ -1,4 +1,4 @@
-// The attack module's one registry: every prompt attack by id (DESIGN §3, STYLE "one object literal").
+// The attack module's one registry: every prompt attack by id, as one object literal (docs/ARCHITECTURE.md).
 // Weight attacks are not here: they are variants served by the runner (see client.ts and kSweep in run.ts).
 // Prompt attacks are pure transforms; adaptive ones need the model and are listed apart.
 import type { Transform } from "./types";

@@ -1,4 +1,4 @@
-// The attack module's nouns (DESIGN §2, §7): a Case is one item of a task, possibly attacked; a Cell is one
+// The attack module's nouns (docs/ARCHITECTURE.md, "Attacks"): a Case is one item of a task, possibly attacked; a Cell is one
 // (variant, attack, item, seed, repeat) unit of work; a ResultRow is the record a cell leaves behind.
 
 /** What one attack did to a case, so an attacked prompt can always be traced back to its original. */
@@ -29,7 +29,7 @@ export type Transform = (
   ctx: TransformContext,
 ) => Case[];
 
-/** One weight attack as the runner spells it (DESIGN §4); composed names use "+". */
+/** One weight attack as the runner spells it (gpu-runner/API.md); composed names use "+". */
 export type Variant = {
   name: string;
   adapter?: string;

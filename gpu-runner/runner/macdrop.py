@@ -2,7 +2,7 @@
 elements of the frozen top-k massive rows of the massive layer's gate_proj and up_proj for one optimizer
 step, then put the pre-trained values back exactly.
 
-The recipe (DESIGN §1), each deviation a named option of MacDropConfig:
+The recipe (arXiv 2410.01866; README "Training adapters"), each deviation a named option of MacDropConfig:
   - one element-wise Bernoulli keep-mask [k, D] per optimizer step (keep probability 1 - p), drawn fresh
     from (seed, step) so every micro-batch of an accumulated step, every rank of a multi-GPU run and a
     resumed run see the same mask;

@@ -1,4 +1,4 @@
-"""Massive-activation analysis (DESIGN §1): per-layer magnitudes of the hidden state and of the FFN
+"""Massive-activation analysis (docs/ARCHITECTURE.md, "What it serves"): per-layer magnitudes of the hidden state and of the FFN
 intermediate state (the input of down_proj), the massive layer, its top-k massive weights, attention sinks.
 
 Detection rule (stated here once; `detect` is the one implementation, used by serving, export, training,

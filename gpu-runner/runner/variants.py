@@ -1,4 +1,4 @@
-"""Variants: named views of one base model (DESIGN §4), and the context manager that applies them per row.
+"""Variants: named views of one base model (docs/ARCHITECTURE.md), and the context manager that applies them per row.
 
 A Variant is data: {name, adapter?, ffn_mask?: {layer, indices, mode}}. Names compose with "+". Since
 act(0) = 0 for SiLU and GELU, zeroing rows of up/gate equals zeroing those intermediate dimensions, so an
