@@ -25,27 +25,15 @@ import torch
 from runner.finetune import TrainConfig, prepare, steps
 from runner.load import load
 from runner.macdrop import MacDrop, MacDropConfig
-from runner.tiny import byte_tokenizer
+from runner.tiny import byte_tokenizer, tiny_config
 
 ROWS = (0, 1, 2, 3, 4)
 
 
 def build_random_llama(out: str, layers: int, d_model: int, d_ff: int, heads: int) -> int:
-    from transformers import AutoModelForCausalLM, LlamaConfig
+    from transformers import AutoModelForCausalLM
 
-    cfg = LlamaConfig(
-        vocab_size=259,
-        hidden_size=d_model,
-        intermediate_size=d_ff,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=heads,
-        max_position_embeddings=2048,
-        bos_token_id=256,
-        eos_token_id=257,
-        pad_token_id=258,
-        tie_word_embeddings=False,
-    )
+    cfg = tiny_config("llama", layers, d_model, d_ff, heads=heads, kv_heads=heads, context=2048)
     torch.manual_seed(0)
     with torch.device("cuda"):
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)

@@ -119,18 +119,16 @@ def routes(runner_key, require_admin, body) -> list[tuple[str, object]]:
     """(path, handler) pairs for server.make_app; admin-only. `body(request, Model)` parses a request body
     by the wire contract's rules (wire.parse: 400 for a wrong shape, 422 for a value out of range)."""
 
-    async def token_route(request: web.Request):
-        require_admin(request)
-        runner = request.app[runner_key]
-        req = await body(request, TokenGradRequest)
-        out = await asyncio.wrap_future(runner.scheduler.call(token_gradients(runner, req)))
-        return web.json_response(out)
+    def route(model, compute):
+        async def handler(request: web.Request):
+            require_admin(request)
+            runner = request.app[runner_key]
+            req = await body(request, model)
+            return web.json_response(await asyncio.wrap_future(runner.scheduler.call(compute(runner, req))))
 
-    async def loss_route(request: web.Request):
-        require_admin(request)
-        runner = request.app[runner_key]
-        req = await body(request, LossRequest)
-        out = await asyncio.wrap_future(runner.scheduler.call(losses(runner, req)))
-        return web.json_response(out)
+        return handler
 
-    return [("/v1/gradients/token", token_route), ("/v1/gradients/loss", loss_route)]
+    return [
+        ("/v1/gradients/token", route(TokenGradRequest, token_gradients)),
+        ("/v1/gradients/loss", route(LossRequest, losses)),
+    ]

@@ -130,7 +130,8 @@ def load(model: str, device: str | None = None, dtype: str | None = None) -> Loa
     if catalog.is_named(model):
         model = catalog.ensure(model, log=lambda m: print(m, file=sys.stderr))
     local = os.path.isdir(model)
-    if gguf.is_gguf(model):
+    is_gguf = gguf.is_gguf(model)
+    if is_gguf:
         hf, tok = gguf.read(model, dt)
         cfg = hf.config.to_dict()
     elif local:
@@ -148,7 +149,7 @@ def load(model: str, device: str | None = None, dtype: str | None = None) -> Loa
             "nor a hub id of the form owner/name"
         )
     try:
-        if not gguf.is_gguf(model):
+        if not is_gguf:
             hf = AutoModelForCausalLM.from_pretrained(
                 model, dtype=dt, use_safetensors=True, local_files_only=local
             )
@@ -167,5 +168,5 @@ def load(model: str, device: str | None = None, dtype: str | None = None) -> Loa
     hf.to(dev).eval()
     hf.requires_grad_(False)
     arch = (cfg.get("architectures") or [type(hf).__name__])[0]
-    name = os.path.basename(os.path.normpath(model)) if local or gguf.is_gguf(model) else model
+    name = os.path.basename(os.path.normpath(model)) if local or is_gguf else model
     return Loaded(hf, tok, name, FAMILIES[model_type], arch, dev, dt)

@@ -53,17 +53,16 @@ class Scheduler:
 
     def call(self, fn) -> Future:
         """Run fn() on the model thread between decode steps; the Future carries its result."""
-        fut: Future = Future()
-        with self.cv:
-            self.jobs.append((fn, fut))
-            self.cv.notify()
-        return fut
+        return self._enqueue(self.jobs, fn)
 
     def call_steps(self, steps) -> Future:
         """Run a scorer's generator one chunk per loop turn; the Future carries {"results": its return}."""
+        return self._enqueue(self.steps, steps)
+
+    def _enqueue(self, queue, work) -> Future:
         fut: Future = Future()
         with self.cv:
-            self.steps.append((steps, fut))
+            queue.append((work, fut))
             self.cv.notify()
         return fut
 

@@ -70,7 +70,9 @@ def run(
     if layer is None:
         raise ValueError("the detection found no massive layer in this model; there is nothing to sweep")
 
-    ranked = massive.locate(runner.loaded, runner.tokens, max(ks), runner.cfg.threshold)["top_k"]["indices"]
+    ranked = det["top_k"]["indices"]  # the runner was started with k = max(ks): its detection ranks them
+    if len(ranked) < max(ks):
+        raise ValueError(f"the runner ranked {len(ranked)} rows; start it with k >= {max(ks)}")
     ids = runner.tokens.encode(text, add_bos=False)[:max_tokens]
     wins = windows(ids, runner.tokens.bos_id, context, None)
     probe = wins[0][:sink_tokens]

@@ -33,7 +33,15 @@ def byte_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
 
 
-def tiny_config(family: str = "llama", layers: int = 4, d_model: int = 64, d_ff: int = 128):
+def tiny_config(
+    family: str = "llama",
+    layers: int = 4,
+    d_model: int = 64,
+    d_ff: int = 128,
+    heads: int = 4,
+    kv_heads: int = 2,
+    context: int = 512,
+):
     from transformers import AutoConfig
 
     common = dict(
@@ -41,15 +49,15 @@ def tiny_config(family: str = "llama", layers: int = 4, d_model: int = 64, d_ff:
         hidden_size=d_model,
         intermediate_size=d_ff,
         num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=context,
         bos_token_id=256,
         eos_token_id=257,
         pad_token_id=258,
         tie_word_embeddings=False,
     )
-    head = d_model // 4
+    head = d_model // heads
     # Gemma 3: local (sliding, own RoPE base) and global layers, q/k norms, pre/post FFN norms; a window of 8
     # so the tests' prompts really slide.
     gemma3_types = ["sliding_attention"] * (layers - 1) + ["full_attention"]

@@ -27,8 +27,8 @@ def loaded_from(hf, name: str = "house") -> Loaded:
 @torch.no_grad()
 def probe(loaded: Loaded, windows: torch.Tensor, k: int = 5, seed: int = 0, threshold: float = 100.0) -> dict:
     """windows: [N, T] token ids, each starting with BOS. The first is the reference text of the detection."""
-    det = massive.detect(massive.profile_ids(loaded, windows[0].tolist()), k, threshold)
     p = massive.profile_ids(loaded, windows[0].tolist())
+    det = massive.detect(p, k, threshold)
     out = {
         "massive_layer": det["massive_layer"],
         "massive_dims": det["massive_dims"][:3],
