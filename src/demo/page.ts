@@ -35,7 +35,11 @@ export function demoHtml(demo: Config["demo"]): string {
 <body>
 <h1>House of Cards: massive weights, side by side</h1>
 <p class="lead">One prompt, ${variants.length} variants of the same model: <code>base</code>, the top-k massive weights zeroed
-(<code>massive-zero</code>), and only those kept (<code>massive-retain</code>). See arXiv 2410.01866.</p>
+(<code>massive-zero</code>), and only those kept (<code>massive-retain</code>)${
+    variants.includes("macdrop")
+      ? ", an adapter trained with MacDrop (<code>macdrop</code>), and that adapter with the massive weights zeroed (<code>macdrop+massive-zero</code>)"
+      : ""
+  }. See arXiv 2410.01866.</p>
 <form id="form">
   <textarea id="prompt" name="prompt" maxlength="${demo.maxPromptChars}" aria-label="prompt">Once upon a time</textarea>
   <button id="go" type="submit">Compare</button>
