@@ -15,6 +15,8 @@ export type Target = {
   admin?: { url: string; token: string }; // a runner's admin route, for registering variants
   rate?: number; // requests per second (0 = unlimited)
   timeoutMs?: number;
+  retries?: number; // on 429/503 and network errors (default 4; 0 when the transport retries itself)
+  fetch?: (req: Request) => Promise<Response>; // the transport (default: the global fetch)
 };
 
 export interface ModelClient {
@@ -53,7 +55,13 @@ type Echo = { token_logprobs: (number | null)[] };
 export class HttpClient implements ModelClient {
   private opts: HttpOptions;
   constructor(readonly target: Target) {
-    this.opts = { bucket: new RateBucket(target.rate ?? 0), token: target.key, timeoutMs: target.timeoutMs };
+    this.opts = {
+      bucket: new RateBucket(target.rate ?? 0),
+      token: target.key,
+      timeoutMs: target.timeoutMs,
+      retries: target.retries,
+      fetch: target.fetch,
+    };
   }
 
   private url(path: string) {

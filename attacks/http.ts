@@ -53,6 +53,7 @@ export type HttpOptions = {
   timeoutMs?: number; // per attempt
   retries?: number; // on 429/503 and network errors
   retryCapMs?: number; // longest Retry-After honoured
+  fetch?: (req: Request) => Promise<Response>; // the transport (default: the global fetch); the gateway passes its runner pool
 };
 
 /** Retry-After in ms (seconds or an HTTP date), bounded by cap; a default backoff when absent. */
@@ -75,15 +76,17 @@ export async function requestJson<T>(
     await opts.bucket.take();
     let res: Response;
     try {
-      res = await fetch(url, {
-        method,
-        headers: {
-          "content-type": "application/json",
-          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      res = await (opts.fetch ?? fetch)(
+        new Request(url, {
+          method,
+          headers: {
+            "content-type": "application/json",
+            ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(timeoutMs),
+        }),
+      );
     } catch (e) {
       if (attempt >= retries) throw new HttpError(0, `${method} ${url}: ${(e as Error).message}`);
       await sleep(retryAfterMs(null, attempt, retryCapMs));

@@ -9,13 +9,9 @@ import { attackSpecs, campaignHash, type Campaign } from "./campaign";
 import { expandCells, type TaskCases } from "./cells";
 import type { ModelClient } from "./client";
 import type { Records } from "./records";
-import { sha256 } from "./rng";
-import { scoreGeneration, type JudgeId } from "./tasks/generation";
-import { loadJsonl } from "./tasks/jsonl";
-import { scoreMc } from "./tasks/mc";
-import { scorePerplexity } from "./tasks/perplexity";
-import { buildSuite } from "./tasks/suites";
-import type { Cell, ResultRow } from "./types";
+import { errorRow, judgeCell } from "./cell";
+import { buildTasks } from "./tasks/load";
+import type { ResultRow } from "./types";
 
 export const HOUSE_HELDOUT = resolve(import.meta.dirname, "../models/house/heldout.txt");
 
@@ -27,22 +23,7 @@ export type RunEvent =
 
 export function loadTasks(c: Campaign, baseDir: string): TaskCases[] {
   const rel = (p: string) => (isAbsolute(p) ? p : join(baseDir, p));
-  return c.tasks.map((t) => {
-    if ("suite" in t) {
-      const text = readFileSync(t.text ? rel(t.text) : HOUSE_HELDOUT, "utf8");
-      const judge = t.judge ?? (t.suite === "heldout-next" ? "exact" : undefined);
-      const task =
-        t.judge && t.suite === "heldout-next" && t.judge !== "exact" ? `${t.suite}/${t.judge}` : t.suite;
-      const cases = buildSuite(t.suite, text, t.n, t.seed).map((x) => ({
-        ...x,
-        task,
-        id: x.id.replace(t.suite, task),
-      }));
-      return { task, judge, cases };
-    }
-    const cases = loadJsonl(readFileSync(rel(t.jsonl), "utf8"), t.name, t.fields);
-    return { task: t.name, cases: t.n ? cases.slice(0, t.n) : cases };
-  });
+  return buildTasks(c, (p) => readFileSync(p === null ? HOUSE_HELDOUT : rel(p), "utf8"));
 }
 
 /** Registers `zero-k<k>` (or `retain-k<k>`) for each k: the top-k massive rows of the massive layer. */
@@ -62,24 +43,6 @@ export async function kSweepVariants(c: Campaign, client: ModelClient): Promise<
     names.push(name);
   }
   return names;
-}
-
-async function runCell(
-  c: Campaign,
-  client: ModelClient,
-  judges: Map<string, JudgeId | undefined>,
-  cell: Cell,
-) {
-  const item = cell.item;
-  if (item.kind === "mc")
-    return { ...(await scoreMc(client, cell.variant, item)), metric: "acc", judge: null };
-  if (item.kind === "ppl")
-    return { ...(await scorePerplexity(client, cell.variant, item)), metric: "ppl", judge: null };
-  const judge = judges.get(item.task) ?? "exact";
-  return {
-    ...(await scoreGeneration(client, cell.variant, item, judge, c.max_tokens, cell.seed + cell.repeat)),
-    metric: judge,
-  };
 }
 
 export async function* runCampaign(opts: {
@@ -143,48 +106,13 @@ export async function* runCampaign(opts: {
       }
       const cell = todo[next++];
       const start = performance.now();
+      const judge = judges.get(cell.item.task);
       let row: ResultRow;
-      const base = {
-        campaign: c.name,
-        cell_key: cell.key,
-        case_id: cell.item.id,
-        task: cell.item.task,
-        attack: cell.attack,
-        variant: cell.variant,
-        seed: cell.seed,
-        repeat: cell.repeat,
-        prompt_hash: sha256(cell.item.prompt + (cell.item.addBos === false ? "\u0000nobos" : "")),
-        ts: new Date().toISOString(),
-      };
       try {
-        const r = await runCell(c, client, judges, cell);
-        row = {
-          ...base,
-          output: r.output,
-          score: r.score,
-          metric: r.metric,
-          judge: r.judge,
-          raw: JSON.stringify(r.raw),
-          error: null,
-          latency_ms: performance.now() - start,
-        };
+        row = await judgeCell(c, c.name, client, judge, cell);
       } catch (e) {
         errors++;
-        row = {
-          ...base,
-          output: null,
-          score: null,
-          metric:
-            cell.item.kind === "mc"
-              ? "acc"
-              : cell.item.kind === "ppl"
-                ? "ppl"
-                : (judges.get(cell.item.task) ?? "exact"),
-          judge: null,
-          raw: null,
-          error: (e as Error).message.slice(0, 1000),
-          latency_ms: performance.now() - start,
-        };
+        row = errorRow(c.name, judge, cell, e, performance.now() - start);
       }
       records.write(row); // before this worker takes its next cell
       out.push(row);
