@@ -32,6 +32,8 @@ export default defineConfig(async () => {
             FUZZ_RUNS: process.env.FUZZ_RUNS ?? "60", // test/fuzz.test.ts; FUZZ_RUNS=2000 for the long mode
           },
           serviceBindings: { RUNNER: "fake-runner" },
+          // As wrangler bundles them by default: the held-out text the campaigns read (src/campaigns/tasks.ts).
+          modulesRules: [{ type: "Text", include: ["**/*.txt"] }],
           workers: [
             {
               name: "fake-runner",

@@ -3,12 +3,16 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { identify, requireAdmin } from "./auth";
-import { config, type AppEnv } from "./env";
+import type { CellMessage } from "./campaigns/start";
+import { config, type AppEnv, type Bindings } from "./env";
 import { ApiError, notFound, renderError } from "./errors";
 import { rateLimit } from "./limits";
 import { info, ops, route } from "./openapi";
 import { recordRequest } from "./records";
+import { consume } from "./campaigns/consumer";
+import { runScheduled } from "./campaigns/cron";
 import * as admin from "./routes/admin";
+import * as campaigns from "./routes/campaigns";
 import { chatCompletions } from "./routes/chat";
 import { compare } from "./routes/compare";
 import { completions } from "./routes/completions";
@@ -46,10 +50,13 @@ route(v1, "/massive", ops.massive, passthrough.massive);
 route(v1, "/tokenize", ops.tokenize, passthrough.tokenize);
 route(v1, "/detokenize", ops.detokenize, passthrough.detokenize);
 route(v1, "/tokenizer_info", ops.tokenizerInfo, passthrough.tokenizerInfo);
+v1.get("/campaigns", campaigns.published);
+v1.get("/campaigns/:run/report", campaigns.publishedReport);
 
 const demoApi = new OpenAPIHono<AppEnv>();
 demoApi.use(identify(), rateLimit());
 demoApi.get("/massive", demo.massive);
+demoApi.get("/robustness", campaigns.latestForDemo);
 
 const adminApi = new OpenAPIHono<AppEnv>();
 adminApi.use(requireAdmin());
@@ -60,6 +67,15 @@ adminApi.get("/experiments", admin.experiments);
 adminApi.put("/experiments/:name", admin.putExperiment);
 adminApi.delete("/experiments/:name", admin.deleteExperiment);
 adminApi.get("/requests", admin.requests);
+adminApi.post("/campaigns", campaigns.start);
+adminApi.get("/campaigns", campaigns.list);
+adminApi.get("/campaigns/:run", campaigns.progress);
+adminApi.get("/campaigns/:run/report", campaigns.adminReport);
+adminApi.get("/campaigns/:run/rows", campaigns.rows);
+adminApi.put("/campaigns/:run/published", campaigns.publish);
+adminApi.get("/stored-campaigns", campaigns.listStored);
+adminApi.put("/stored-campaigns/:name", campaigns.putStored);
+adminApi.delete("/stored-campaigns/:name", campaigns.deleteStored);
 
 app.get("/", demo.page);
 app.get("/health", health);
@@ -76,4 +92,9 @@ app.onError(renderError);
 app.notFound(notFound);
 
 export { RunnerContainer } from "./container";
-export default app;
+// HTTP, the campaign queues' consumer (src/campaigns/consumer.ts) and the cron trigger (src/campaigns/cron.ts).
+export default {
+  fetch: app.fetch,
+  queue: consume,
+  scheduled: async (controller, env) => void (await runScheduled(controller.cron, env)),
+} satisfies ExportedHandler<Bindings, CellMessage>;

@@ -1,4 +1,13 @@
-// Number formatting shared by the Markdown and HTML reports.
+// Number formatting shared by the Markdown and HTML reports, and what both say besides the summary.
+import type { Regression } from "../regression";
+
+/** Wall time and target; `regression`: the significant regressions against an earlier run (none: []). */
+export type ReportMeta = {
+  seconds?: number;
+  target?: string;
+  regression?: { against: string; list: Regression[] };
+};
+
 export const pct = (x: number | undefined) =>
   x === undefined || !Number.isFinite(x) ? "-" : `${(100 * x).toFixed(1)}`;
 export const num = (x: number | undefined, d = 2) =>

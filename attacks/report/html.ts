@@ -2,13 +2,21 @@
 // bars, the k-sweep curves, then the full Markdown-equivalent tables for exact numbers.
 import type { Summary } from "../summary";
 import { esc, heatmap, kSweepCurve, pdrBars } from "./charts";
-import { pval, withCi } from "./format";
+import { pval, withCi, type ReportMeta } from "./format";
 
-export function html(s: Summary, meta: { seconds?: number; target?: string } = {}): string {
+export function html(s: Summary, meta: ReportMeta = {}): string {
   const body: string[] = [`<h1>Attack campaign “${esc(s.campaign)}”</h1>`];
   body.push(
     `<p>${s.rows} rows, ${s.errors} errors (an error counts as not resisted)${meta.target ? `; target ${esc(meta.target)}` : ""}${meta.seconds !== undefined ? `; wall time ${meta.seconds.toFixed(1)} s` : ""}. Intervals are 95%: Wilson for rates, per-item bootstrap for perplexity and drops.</p>`,
   );
+  if (meta.regression) {
+    const { against, list } = meta.regression;
+    body.push(
+      list.length
+        ? `<p class="regression"><strong>Regression</strong> against the previous run ${esc(against)}: ${list.map((r) => esc(`${r.variant} under ${r.attack} on ${r.task} lost ${r.lost} items, gained ${r.gained} (McNemar p ${pval(r.p)}, Holm ${pval(r.p_holm)})`)).join("; ")}.</p>`
+        : `<p class="no-regression">No significant regression against the previous run ${esc(against)} (McNemar exact, Holm).</p>`,
+    );
+  }
   for (const t of s.tasks) {
     const st = s.stats.filter((x) => x.task === t);
     const metric = st[0]?.metric ?? "acc";
@@ -50,6 +58,6 @@ export function html(s: Summary, meta: { seconds?: number; target?: string } = {
     body.push("</table></section>");
   }
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(s.campaign)}: attack report</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px}tr.worse{background:#fdd}svg{display:block;margin:1em 0}section{margin-bottom:2em}</style>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px}tr.worse{background:#fdd}p.regression{background:#fdd;padding:.5em}svg{display:block;margin:1em 0}section{margin-bottom:2em}</style>
 </head><body>${body.join("\n")}</body></html>`;
 }

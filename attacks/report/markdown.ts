@@ -2,7 +2,7 @@
 // its 95% interval, the drop under each attack (PDR with a bootstrap interval, and the attack success
 // rate), then every McNemar comparison against the baseline variant, then the k sweep.
 import type { Summary } from "../summary";
-import { num, pct, pval, withCi } from "./format";
+import { num, pct, pval, withCi, type ReportMeta } from "./format";
 
 const METRIC: Record<string, string> = {
   acc: "accuracy, % (acc; lm-eval's acc_norm in the JSON)",
@@ -12,12 +12,21 @@ const METRIC: Record<string, string> = {
   refusal: "refused, %",
 };
 
-export function markdown(s: Summary, meta: { seconds?: number; target?: string } = {}): string {
+export function markdown(s: Summary, meta: ReportMeta = {}): string {
   const out = [`# Attack campaign "${s.campaign}"`, ""];
   out.push(
     `${s.rows} rows (${s.errors} errors, counted as not resisted)${meta.target ? `; target ${meta.target}` : ""}${meta.seconds !== undefined ? `; wall time ${meta.seconds.toFixed(1)} s` : ""}.`,
     "",
   );
+  if (meta.regression) {
+    const { against, list } = meta.regression;
+    out.push(
+      list.length
+        ? `**Regression** against the previous run ${against}: ${list.map((r) => `${r.variant} under ${r.attack} on ${r.task} lost ${r.lost} items, gained ${r.gained} (McNemar p ${pval(r.p)}, Holm ${pval(r.p_holm)})`).join("; ")}.`
+        : `No significant regression against the previous run ${against} (McNemar exact, Holm).`,
+      "",
+    );
+  }
   for (const t of s.tasks) {
     const st = s.stats.filter((x) => x.task === t);
     const metric = st[0]?.metric ?? "acc";
