@@ -95,6 +95,6 @@ export { RunnerContainer } from "./container";
 // HTTP, the campaign queues' consumer (src/campaigns/consumer.ts) and the cron trigger (src/campaigns/cron.ts).
 export default {
   fetch: app.fetch,
-  queue: consume,
-  scheduled: async (controller, env) => void (await runScheduled(controller.cron, env)),
+  queue: (batch, env, _ctx) => consume(batch, env),
+  scheduled: async (controller, env, _ctx) => void (await runScheduled(controller.cron, env)),
 } satisfies ExportedHandler<Bindings, CellMessage>;

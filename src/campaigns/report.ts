@@ -49,7 +49,7 @@ export function runView(run: Run, base = "/admin/campaigns") {
     started_at: run.started_at,
     finished_at: run.finished_at,
     previous: run.previous,
-    regression: list === null ? null : list.length > 0, // null: not done, or nothing to compare with yet
+    regression: list === null || !run.previous ? null : list.length > 0, // null: not done, or nothing before it
     regressions: list ?? [],
     report: `${base}/${encodeURIComponent(run.id)}/report`,
     ...(base === "/admin/campaigns" ? { rows: `${base}/${encodeURIComponent(run.id)}/rows` } : {}),

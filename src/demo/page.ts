@@ -2,6 +2,7 @@
 // prompt to three variants side by side through POST /v1/compare and charts the massive-activation profile
 // from GET /demo/massive (per layer, the top |value| over the median at the BOS token, log scale).
 import type { Config } from "../env";
+import { robustnessTab } from "./robustness";
 import { script } from "./script";
 
 export function demoHtml(demo: Config["demo"]): string {
@@ -34,6 +35,7 @@ export function demoHtml(demo: Config["demo"]): string {
 </head>
 <body>
 <h1>House of Cards: massive weights, side by side</h1>
+${robustnessTab()}
 <p class="lead">One prompt, ${variants.length} variants of the same model: <code>base</code>, the top-k massive weights zeroed
 (<code>massive-zero</code>), and only those kept (<code>massive-retain</code>)${
     variants.includes("macdrop")

@@ -61,7 +61,7 @@ export async function start(c: Ctx): Promise<Response> {
   let campaign;
   let publish = false;
   if (isYaml(c)) {
-    campaign = edgeCampaign(await c.req.text(), "body");
+    campaign = edgeCampaign(new TextDecoder().decode(await c.req.arrayBuffer()), "body");
     publish = c.req.query("publish") === "true";
   } else {
     const b = await readBody(c, Start);
