@@ -51,7 +51,7 @@ export function runView(run: Run, base = "/admin/campaigns") {
     previous: run.previous,
     regression: list === null || !run.previous ? null : list.length > 0, // null: not done, or nothing before it
     regressions: list ?? [],
-    report: `${base}/${encodeURIComponent(run.id)}/report`,
-    ...(base === "/admin/campaigns" ? { rows: `${base}/${encodeURIComponent(run.id)}/rows` } : {}),
+    report: `${base}/${run.id}/report`, // run ids need no escaping: [A-Za-z0-9._-@]
+    ...(base === "/admin/campaigns" ? { rows: `${base}/${run.id}/rows` } : {}),
   };
 }

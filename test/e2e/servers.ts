@@ -61,9 +61,10 @@ export function stop(proc: ChildProcess | undefined) {
   }
 }
 
-export async function startRunner(): Promise<{ url: string; proc: ChildProcess }> {
+/** A runner on the tiny model (built on first use), or on `model` (a folder, e.g. models/house). */
+export async function startRunner(model?: string): Promise<{ url: string; proc: ChildProcess }> {
   const tiny = join(root, "models/tiny");
-  if (!existsSync(join(tiny, "model.safetensors"))) {
+  if (!model && !existsSync(join(tiny, "model.safetensors"))) {
     const built = spawnSync(python, ["-m", "runner", "build-tiny", "--out", tiny], {
       cwd: join(root, "gpu-runner"),
       encoding: "utf8",
@@ -73,7 +74,7 @@ export async function startRunner(): Promise<{ url: string; proc: ChildProcess }
   const port = await freePort();
   const { proc, log } = start(
     python,
-    ["-m", "runner", "serve", "--model", tiny, "--host", "127.0.0.1", "--port", String(port)],
+    ["-m", "runner", "serve", "--model", model ?? tiny, "--host", "127.0.0.1", "--port", String(port)],
     join(root, "gpu-runner"),
   );
   const url = `http://127.0.0.1:${port}`;
