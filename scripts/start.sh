@@ -83,6 +83,10 @@ cat <<MSG
   The full default campaign (a few minutes; prints where its report is):
     npm run attack -- attacks/campaigns/default.yaml --url $gw --admin-url http://127.0.0.1:$runner_port
 
+  The same short campaign run by the gateway itself, on its queue (README "Campaigns at the edge"):
+    curl -X POST $gw/admin/campaigns -H "authorization: Bearer \$(grep ^ADMIN_TOKEN= .dev.vars | cut -d= -f2-)" \\
+      -H 'content-type: application/yaml' --data-binary @attacks/campaigns/quick.yaml
+
   Ctrl-C stops the gateway and the runner.
 
 MSG

@@ -13,8 +13,7 @@ export function poolClient(env: Bindings, cfg: Config): HttpClient {
   return new HttpClient({
     kind: "runner",
     url: "http://runner-pool.invalid",
-    retries: 0,
-    timeoutMs: cfg.runner.timeoutMs * (cfg.runner.retries + 1) * Math.max(1, cfg.targets.length) + 1000,
+    retries: 0, // the pool's per-attempt timeouts apply; the client's own signal is not passed on
     fetch: async (req) => {
       const url = new URL(req.url);
       const body = req.method === "POST" ? await req.json() : undefined;
@@ -38,4 +37,11 @@ export function poolClient(env: Bindings, cfg: Config): HttpClient {
 export function transient(e: unknown): boolean {
   if (!(e instanceof HttpError)) return true; // a network error or a bug of ours: let the platform retry
   return e.status === 0 || e.status === 429 || e.status >= 502;
+}
+
+/** A client error as the gateway's: the runner's status (503 when none answered) and what was being done. */
+export function asApiError(e: unknown, doing: string): ApiError {
+  if (e instanceof ApiError) return e;
+  const status = e instanceof HttpError && e.status >= 400 ? e.status : 503;
+  return new ApiError(status as 503, `${doing}: ${(e as Error).message}`);
 }

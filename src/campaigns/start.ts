@@ -6,7 +6,7 @@ import type { Cell } from "../../attacks/types";
 import type { JudgeId } from "../../attacks/tasks/generation";
 import type { Bindings, Config } from "../env";
 import { ApiError } from "../errors";
-import { poolClient } from "./client";
+import { asApiError, poolClient } from "./client";
 import { MAX_CELLS } from "./spec";
 import { createRun, previousRun, type Run } from "./store";
 import { edgeCells } from "./tasks";
@@ -34,7 +34,9 @@ export async function startRun(
   opts: { startedBy: "admin" | "cron"; publish: boolean },
 ): Promise<Run> {
   const client = poolClient(env, cfg);
-  const [bosToken, served] = await Promise.all([client.bosToken(), client.variants()]);
+  const [bosToken, served] = await Promise.all([client.bosToken(), client.variants()]).catch((e) => {
+    throw asApiError(e, "the campaign's cells need the runner's BOS token and variants");
+  });
   const missing = c.variants.filter((v) => v.split("+").some((p) => !served.includes(p)));
   if (missing.length)
     throw new ApiError(

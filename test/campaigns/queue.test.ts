@@ -48,6 +48,7 @@ describe("a campaign on the queue (mock producer, real consumer and D1, fake run
     expect(acked).toBeGreaterThan(0);
     expect(acked).toBeLessThan(CELLS);
     expect((await rowCount(run.id)).n).toBe(acked);
+    console.log(`mid-batch: ${acked} of ${CELLS} cells written and acked before the handler threw`);
     expect((await progress(run.id)).status).toBe("running");
     // The platform redelivers only what was not acked; here the whole batch comes again, the worst case.
     const second = await deliver(sent, OK);

@@ -4,7 +4,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { ADMIN, call, newKey } from "../helpers";
+import { ADMIN, call, newKey, targets } from "../helpers";
 import { CELLS, campaign, deliver, mockQueue, OK, startMocked } from "./harness";
 
 const enc = encodeURIComponent;
@@ -87,6 +87,18 @@ attacks: [drop-bos]
       headers: ADMIN,
     });
     expect(both.status).toBe(400);
+  });
+
+  it("answers 503 when no runner can give the BOS token, enqueueing nothing", async () => {
+    const q = mockQueue();
+    const res = await call("/admin/campaigns", {
+      body: { campaign: campaign("down") },
+      headers: ADMIN,
+      env: { ...targets({ name: "down", url: "http://down.start" }), ...q.env },
+    });
+    expect(res.status).toBe(503);
+    expect(await res.text()).toMatch(/BOS token/);
+    expect(q.sent).toHaveLength(0);
   });
 
   it("starts a stored campaign by name, and 404s an unknown name", async () => {

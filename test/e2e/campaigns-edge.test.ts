@@ -2,10 +2,12 @@
 // producer and consumer in one process, as `npm start` runs it) in front of a real runner on the house
 // model. The run ends with one row per cell and no errors, and its scores are the CLI's for the same cells
 // (the attack library run straight against the same runner): one cell runner, two engines. The wall time
-// is printed (bench/campaigns/README.md records it).
-import { mkdtempSync } from "node:fs";
+// is printed (bench/campaigns/README.md records it). Published, the run's report is what the demo page's
+// Robustness tab shows in headless Chromium (screenshot: test-artifacts/robustness.png).
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCampaign } from "../../attacks/campaign";
 import { HttpClient } from "../../attacks/client";
@@ -29,6 +31,7 @@ const CELLS = 7 * 3 * 2; // items x (clean + 2 attacks) x variants
 
 let runner: Awaited<ReturnType<typeof startRunner>>;
 let gateway: Awaited<ReturnType<typeof startGateway>>;
+let runId = "";
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
 
 beforeAll(async () => {
@@ -51,6 +54,7 @@ describe("a campaign through wrangler dev's local queues on the house model", ()
     });
     expect(res.status).toBe(202);
     const run = (await res.json()) as { id: string; total: number };
+    runId = run.id;
     expect(run.total).toBe(CELLS);
     let p = { status: "running", done: 0, errors: 0 };
     while (p.status !== "done" && performance.now() - t0 < 240_000) {
@@ -92,4 +96,45 @@ describe("a campaign through wrangler dev's local queues on the house model", ()
       else expect([r.cell_key, r.score, r.output]).toEqual([x.cell_key, x.score, x.output]);
     }
   }, 600_000);
+
+  it("is what the demo page's Robustness tab shows once published", async () => {
+    expect(runId).not.toBe("");
+    const pub = await fetch(`${gateway.url}/admin/campaigns/${runId}/published`, {
+      method: "PUT",
+      headers: admin,
+      body: JSON.stringify({ published: true }),
+    });
+    expect(pub.status).toBe(200);
+    const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "edge-chromium-")), {
+      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+      viewport: { width: 1200, height: 900 },
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+      ],
+    });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(gateway.url + "/");
+      expect(await page.isVisible("#form")).toBe(true);
+      await page.click('button[data-tab="robustness"]');
+      expect(await page.isVisible("#form")).toBe(false);
+      const frame = await (await page.waitForSelector("#robustness-report")).contentFrame();
+      await frame!.waitForSelector("h1", { timeout: 30_000 });
+      expect(await frame!.textContent("h1")).toBe(`Attack campaign “${runId}”`);
+      expect(await frame!.$$eval("svg", (els) => els.length)).toBeGreaterThan(0);
+      mkdirSync(join(root, "test-artifacts"), { recursive: true });
+      await page.screenshot({ path: join(root, "test-artifacts/robustness.png"), fullPage: true });
+      await page.click('button[data-tab="compare"]');
+      expect(await page.isVisible("#form")).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
 });
