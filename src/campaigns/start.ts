@@ -8,7 +8,7 @@ import type { Bindings, Config } from "../env";
 import { ApiError } from "../errors";
 import { asApiError, poolClient } from "./client";
 import { MAX_CELLS } from "./spec";
-import { createRun, previousRun, type Run } from "./store";
+import { createRun, deleteRun, previousRun, type Run } from "./store";
 import { edgeCells } from "./tasks";
 
 /** One queue message: a cell of a run, with what judging it needs. */
@@ -77,7 +77,16 @@ export async function startRun(
     } satisfies CellMessage,
     contentType: "json" as const,
   }));
-  for (let i = 0; i < messages.length; i += SEND_CHUNK)
-    await env.CAMPAIGN_QUEUE.sendBatch(messages.slice(i, i + SEND_CHUNK));
+  try {
+    for (let i = 0; i < messages.length; i += SEND_CHUNK)
+      await env.CAMPAIGN_QUEUE.sendBatch(messages.slice(i, i + SEND_CHUNK));
+  } catch (e) {
+    // A run missing some of its messages would never end: it goes, and messages already sent find no run.
+    await deleteRun(env.DB, run.id);
+    throw new ApiError(
+      503,
+      `the queue refused the campaign's cells (${(e as Error).message}); start it again`,
+    );
+  }
   return run;
 }

@@ -182,6 +182,15 @@ export async function setPublished(db: D1Database, run: string, published: boole
   return meta.changes > 0;
 }
 
+/** A run, its rows and its registry entry, in one transaction. */
+export async function deleteRun(db: D1Database, id: string): Promise<void> {
+  await db.batch([
+    db.prepare("DELETE FROM attack_results WHERE campaign = ?").bind(id),
+    db.prepare("DELETE FROM attack_campaigns WHERE name = ?").bind(id),
+    db.prepare("DELETE FROM campaign_runs WHERE id = ?").bind(id),
+  ]);
+}
+
 /** Deletes the campaign's finished runs beyond the newest `keep`, with their rows. Returns their ids. */
 export async function prune(db: D1Database, campaign: string, keep: number): Promise<string[]> {
   const old = (
@@ -192,14 +201,7 @@ export async function prune(db: D1Database, campaign: string, keep: number): Pro
       .bind(campaign, keep)
       .all<{ id: string }>()
   ).results.map((r) => r.id);
-  if (old.length)
-    await db.batch(
-      old.flatMap((id) => [
-        db.prepare("DELETE FROM attack_results WHERE campaign = ?").bind(id),
-        db.prepare("DELETE FROM attack_campaigns WHERE name = ?").bind(id),
-        db.prepare("DELETE FROM campaign_runs WHERE id = ?").bind(id),
-      ]),
-    );
+  for (const id of old) await deleteRun(db, id);
   return old;
 }
 

@@ -101,6 +101,24 @@ attacks: [drop-bos]
     expect(q.sent).toHaveLength(0);
   });
 
+  it("leaves no run behind when the queue refuses its cells", async () => {
+    const broken = {
+      async sendBatch() {
+        throw new Error("queue unavailable");
+      },
+    }; // a MOCK producer that fails
+    const res = await call("/admin/campaigns", {
+      body: { campaign: campaign("unqueued") },
+      headers: ADMIN,
+      env: { ...OK, CAMPAIGN_QUEUE: broken },
+    });
+    expect(res.status).toBe(503);
+    const list = (await (await call("/admin/campaigns?campaign=unqueued", { headers: ADMIN })).json()) as {
+      data: unknown[];
+    };
+    expect(list.data).toEqual([]);
+  });
+
   it("starts a stored campaign by name, and 404s an unknown name", async () => {
     const put = await call("/admin/stored-campaigns/stored", {
       method: "PUT",
