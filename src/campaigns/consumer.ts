@@ -32,9 +32,10 @@ async function runCell(env: Bindings, m: CellMessage): Promise<void> {
   await record(env, row);
 }
 
-async function deadLetter(env: Bindings, m: CellMessage, attempts: number): Promise<void> {
+async function deadLetter(env: Bindings, m: CellMessage): Promise<void> {
   if (!(await getRun(env.DB, m.run))) return;
-  const why = `gave up after ${attempts} deliveries: the runner pool did not answer (see the gateway's logs)`;
+  const why =
+    "gave up: the runner pool did not answer in the queue's max_retries deliveries (see the gateway's logs)";
   await record(env, errorRow(m.run, m.judge, m.cell, new Error(why), null));
 }
 
@@ -42,7 +43,7 @@ export async function consume(batch: MessageBatch<CellMessage>, env: Bindings): 
   const dead = batch.queue === DEAD_LETTERS;
   const results = await Promise.allSettled(
     batch.messages.map(async (msg) => {
-      await (dead ? deadLetter(env, msg.body, msg.attempts) : runCell(env, msg.body));
+      await (dead ? deadLetter(env, msg.body) : runCell(env, msg.body));
       msg.ack();
     }),
   );

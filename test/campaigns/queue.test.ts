@@ -72,7 +72,7 @@ describe("a campaign on the queue (mock producer, real consumer and D1, fake run
     )
       .bind(run.id)
       .all<{ error: string }>();
-    expect(errors.results.every((r) => /gave up after 4 deliveries/.test(r.error))).toBe(true);
+    expect(errors.results.every((r) => /gave up: the runner pool did not answer/.test(r.error))).toBe(true);
   });
 
   it("records a cell whose input the runner refuses as an error row, without retrying it", async () => {
