@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds the runner's image (gpu-runner/Dockerfile, the file `docker build` and `wrangler deploy` use) on a
+# machine with no Docker daemon and no registry: Debian's buildah builds it, from a Debian base made here with
+# mmdebstrap, with torch from a local wheel folder. As root:
+#   bash scripts/container.sh build          # tools (apt, once), base (once), image (layer cache); prints size
+#   bash scripts/container.sh run [ARGS...]  # the runner in the image on 127.0.0.1:8100 (ARGS go to `serve`)
+#   bash scripts/container.sh size           # the image's size in bytes
+# Settings (environment): IMAGE (localhost/house-runner:cpu), BASE_IMAGE (localhost/house-base:bookworm-py311),
+# WHEELS (/opt/wheels: a folder holding a CPU torch wheel for Python 3.11), TORCH_SPEC (torch==2.13.0+cpu),
+# PYPI (https://pypi.org/simple: where the rest of the packages come from), CA_BUNDLE (this machine's CAs).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+IMAGE="${IMAGE:-localhost/house-runner:cpu}"
+BASE_IMAGE="${BASE_IMAGE:-localhost/house-base:bookworm-py311}"
+WHEELS="${WHEELS:-/opt/wheels}"
+TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0+cpu}"
+PYPI="${PYPI:-https://pypi.org/simple}"
+MIRROR="${MIRROR:-http://deb.debian.org}"
+CA_BUNDLE="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
+
+tools() {
+  # buildah builds and runs without a daemon; mmdebstrap makes the base; podman is the Docker CLI wrangler calls.
+  local missing=()
+  for t in buildah:buildah mmdebstrap:mmdebstrap podman:podman; do
+    command -v "${t%%:*}" >/dev/null || missing+=("${t##*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  echo "== installing ${missing[*]} (Debian packages)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+base() {
+  # No base image can be pulled: make Debian bookworm (its python3 is 3.11, the wheel's ABI) with python3-pip,
+  # once. The Dockerfile's first RUN finds python3 and pip there and installs nothing.
+  buildah inspect --type image "$BASE_IMAGE" >/dev/null 2>&1 && return
+  echo "== making the base image $BASE_IMAGE (mmdebstrap, Debian bookworm)" >&2
+  local tmp
+  tmp="$(mktemp -d)"
+  mmdebstrap --quiet --variant=minbase --include=python3,python3-pip,ca-certificates \
+    --aptopt='APT::Install-Recommends "false"' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+    bookworm "$tmp/base.tar" \
+    "deb $MIRROR/debian bookworm main" "deb $MIRROR/debian bookworm-updates main" \
+    "deb $MIRROR/debian-security bookworm-security main"
+  podman import --quiet --change 'CMD ["/bin/bash"]' "$tmp/base.tar" "$BASE_IMAGE" >/dev/null
+  rm -rf "$tmp"
+}
+
+image() {
+  # chroot isolation: the RUN steps need no user namespace. The wheel folder is mounted, never copied; so is
+  # this machine's CA bundle, over the image's own for the RUN steps only, for networks whose HTTPS proxy
+  # signs with a local CA (nothing of it stays in a layer).
+  [ -n "$(ls "$WHEELS"/torch-*cp311*.whl 2>/dev/null)" ] || {
+    echo "no torch wheel for Python 3.11 in $WHEELS: set WHEELS to a folder holding one" >&2
+    exit 2
+  }
+  echo "== building $IMAGE from gpu-runner/Dockerfile (buildah, layer cache)" >&2
+  buildah bud --quiet --isolation chroot --layers -f gpu-runner/Dockerfile -t "$IMAGE" \
+    --volume "$WHEELS:/wheels:ro" --volume "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro" \
+    --build-arg BASE="$BASE_IMAGE" --build-arg TORCH_INDEX="$PYPI" \
+    --build-arg TORCH_SPEC="$TORCH_SPEC" --build-arg TORCH_WHEELS=/wheels . >&2
+}
+
+size() { buildah inspect --type image --format '{{.ImageSize}}' "$IMAGE" 2>/dev/null || podman image inspect --format '{{.Size}}' "$IMAGE"; }
+
+case "${1:-build}" in
+  tools) tools ;;
+  base) tools && base ;;
+  build)
+    start=$(date +%s)
+    tools
+    base
+    image
+    echo "image $IMAGE: $(size) bytes, built in $(($(date +%s) - start)) s"
+    ;;
+  size) size ;;
+  run)
+    shift
+    exec podman run --rm --network host "$IMAGE" --port 8100 "$@"
+    ;;
+  *)
+    echo "usage: bash scripts/container.sh [tools|base|build|size|run ARGS...]" >&2
+    exit 2
+    ;;
+esac
