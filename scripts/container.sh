@@ -3,8 +3,9 @@
 # machine with no Docker daemon and no registry: Debian's buildah builds it, from a Debian base made here with
 # mmdebstrap, with torch from a local wheel folder. As root:
 #   bash scripts/container.sh build          # tools (apt, once), base (once), image (layer cache); prints size
-#   bash scripts/container.sh run [ARGS...]  # the runner in the image on 127.0.0.1:8100 (ARGS go to `serve`)
-#   bash scripts/container.sh size           # the image's size in bytes
+#   bash scripts/container.sh size           # the image's size in bytes (`budget`: the most it may be)
+#   bash scripts/container.sh run [OPTIONS] IMAGE [ARGS]   # `podman run` as it works here, host network:
+#   bash scripts/container.sh run --rm localhost/house-runner:cpu   # the runner on 0.0.0.0:8100
 # Settings (environment): IMAGE (localhost/house-runner:cpu), BASE_IMAGE (localhost/house-base:bookworm-py311),
 # WHEELS (/opt/wheels: a folder holding a CPU torch wheel for Python 3.11), TORCH_SPEC (torch==2.13.0+cpu),
 # PYPI (https://pypi.org/simple: where the rest of the packages come from), CA_BUNDLE (this machine's CAs).
@@ -18,11 +19,16 @@ TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0+cpu}"
 PYPI="${PYPI:-https://pypi.org/simple}"
 MIRROR="${MIRROR:-http://deb.debian.org}"
 CA_BUNDLE="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
+# Size budget of the CPU image, checked after each build (1.58 GB measured: torch CPU alone is ~0.9 GB).
+SIZE_BUDGET="${SIZE_BUDGET:-1800000000}"
+# podman as it works here: runc with cgroupfs (Debian's crun refuses this machine's hybrid cgroup layout).
+podman=(podman --runtime runc --cgroup-manager cgroupfs)
 
 tools() {
   # buildah builds and runs without a daemon; mmdebstrap makes the base; podman is the Docker CLI wrangler calls.
   local missing=()
-  for t in buildah:buildah mmdebstrap:mmdebstrap podman:podman; do
+  # runc: Debian's crun refuses this machine's hybrid cgroup layout.
+  for t in buildah:buildah mmdebstrap:mmdebstrap podman:podman runc:runc; do
     command -v "${t%%:*}" >/dev/null || missing+=("${t##*:}")
   done
   [ ${#missing[@]} -eq 0 ] && return
@@ -73,15 +79,28 @@ case "${1:-build}" in
     tools
     base
     image
-    echo "image $IMAGE: $(size) bytes, built in $(($(date +%s) - start)) s"
+    bytes="$(size)"
+    echo "image $IMAGE: $bytes bytes (budget $SIZE_BUDGET), built in $(($(date +%s) - start)) s"
+    [ "$bytes" -le "$SIZE_BUDGET" ] || {
+      echo "the image is over its size budget: slim it, or raise SIZE_BUDGET in scripts/container.sh with a reason" >&2
+      exit 1
+    }
     ;;
+  budget) echo "$SIZE_BUDGET" ;;
   size) size ;;
-  run)
+  podman)
     shift
-    exec podman run --rm --network host "$IMAGE" --port 8100 "$@"
+    exec "${podman[@]}" "$@"
+    ;;
+  run)
+    # rlimits no higher than this process has: podman's defaults are higher, and raising them needs
+    # CAP_SYS_RESOURCE, which root lacks in a sandbox (nproc counts the runner user's threads; 4096 is plenty).
+    shift
+    exec "${podman[@]}" run --network host \
+      --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit nproc=4096:4096 "$@"
     ;;
   *)
-    echo "usage: bash scripts/container.sh [tools|base|build|size|run ARGS...]" >&2
+    echo "usage: bash scripts/container.sh [tools|base|build|size|budget|podman ARGS|run [OPTIONS] IMAGE [ARGS]]" >&2
     exit 2
     ;;
 esac
