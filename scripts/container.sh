@@ -4,6 +4,7 @@
 # mmdebstrap, with torch from a local wheel folder. As root:
 #   bash scripts/container.sh build          # tools (apt, once), base (once), image (layer cache); prints size
 #   bash scripts/container.sh size           # the image's size in bytes (`budget`: the most it may be)
+#   bash scripts/container.sh image-vars     # wrangler.toml's image_vars for building here (scripts/test-ts.sh)
 #   bash scripts/container.sh run [OPTIONS] IMAGE [ARGS]   # `podman run` as it works here, host network:
 #   bash scripts/container.sh run --rm localhost/house-runner:cpu   # the runner on 0.0.0.0:8100
 # Settings (environment): IMAGE (localhost/house-runner:cpu), BASE_IMAGE (localhost/house-base:bookworm-py311),
@@ -87,6 +88,10 @@ case "${1:-build}" in
     }
     ;;
   budget) echo "$SIZE_BUDGET" ;;
+  image-vars)
+    # wrangler.toml's image_vars for a build here (scripts/podman-docker.sh mounts WHEELS at /wheels).
+    echo "image_vars = { BASE = \"$BASE_IMAGE\", TORCH_INDEX = \"$PYPI\", TORCH_SPEC = \"$TORCH_SPEC\", TORCH_WHEELS = \"/wheels\" }"
+    ;;
   size) size ;;
   podman)
     shift
@@ -100,7 +105,7 @@ case "${1:-build}" in
       --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit nproc=4096:4096 "$@"
     ;;
   *)
-    echo "usage: bash scripts/container.sh [tools|base|build|size|budget|podman ARGS|run [OPTIONS] IMAGE [ARGS]]" >&2
+    echo "usage: bash scripts/container.sh [tools|base|build|size|budget|image-vars|podman ARGS|run [OPTIONS] IMAGE [ARGS]]" >&2
     exit 2
     ;;
 esac
