@@ -68,6 +68,8 @@ image() {
     --volume "$WHEELS:/wheels:ro" --volume "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro" \
     --build-arg BASE="$BASE_IMAGE" --build-arg TORCH_INDEX="$PYPI" \
     --build-arg TORCH_SPEC="$TORCH_SPEC" --build-arg TORCH_WHEELS=/wheels . >&2
+  # Layers no tagged image stands on (earlier builds') go; the cache of this build stays.
+  podman image prune --force >/dev/null
 }
 
 size() { buildah inspect --type image --format '{{.ImageSize}}' "$IMAGE" 2>/dev/null || podman image inspect --format '{{.Size}}' "$IMAGE"; }
