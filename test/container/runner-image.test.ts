@@ -3,6 +3,7 @@
 // serves from inside it, on the tiny model (built in the container) and on the house model (the image's
 // default command), and is asked over HTTP from the host. The image itself: a non-root user, no secrets, and
 // a size within the budget scripts/container.sh sets.
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -11,6 +12,11 @@ import { inImage, podman, serve, stopServed, type Served } from "./podman";
 
 const image = inject("image");
 const THREE = ["base", "massive-zero", "massive-retain"];
+// The base image scripts/container.sh makes, as its image-vars name it.
+const BASE = spawnSync("bash", ["scripts/container.sh", "image-vars"], {
+  cwd: root,
+  encoding: "utf8",
+}).stdout.match(/BASE = "([^"]+)"/)![1];
 
 type Health = {
   status: string;
@@ -152,10 +158,27 @@ describe("the image itself", () => {
     }
   });
 
+  it("keeps nothing of what the build mounted: the wheel folder, this machine's CA bundle", () => {
+    const bundle = "sha256sum /etc/ssl/certs/ca-certificates.crt | cut -c1-64";
+    const base = spawnSync(
+      "bash",
+      ["scripts/container.sh", "run", "--rm", "--entrypoint", "sh", BASE, "-c", bundle],
+      {
+        cwd: root,
+        encoding: "utf8",
+      },
+    );
+    expect(base.status).toBe(0);
+    expect(inImage(image, `${bundle}; ls /wheels 2>/dev/null | wc -l`).out.trim().split("\n")).toEqual([
+      base.stdout.trim(),
+      "0",
+    ]);
+  });
+
   it("stays within the size budget scripts/container.sh sets", () => {
     const size = Number(podman("image", "inspect", "--format", "{{.Size}}", image).trim());
     const budget = Number(
-      readFileSync(join(root, "scripts/container.sh"), "utf8").match(/SIZE_BUDGET:-(\d+)/)![1],
+      spawnSync("bash", ["scripts/container.sh", "budget"], { cwd: root, encoding: "utf8" }).stdout,
     );
     console.log(`image ${image}: ${(size / 1e9).toFixed(2)} GB (budget ${(budget / 1e9).toFixed(2)} GB)`);
     expect(size).toBeGreaterThan(0);
