@@ -7,6 +7,7 @@
 #   bash scripts/container.sh image-vars     # wrangler.toml's image_vars for building here (scripts/test-ts.sh)
 #   bash scripts/container.sh run [OPTIONS] IMAGE [ARGS]   # `podman run` as it works here, host network:
 #   bash scripts/container.sh run --rm localhost/house-runner:cpu   # the runner on 0.0.0.0:8100
+#   bash scripts/container.sh docker ARGS    # the Docker CLI for wrangler (scripts/podman-docker.sh calls it)
 # Settings (environment): IMAGE (localhost/house-runner:cpu), BASE_IMAGE (localhost/house-base:bookworm-py311),
 # WHEELS (/opt/wheels: a folder holding a CPU torch wheel for Python 3.11), TORCH_SPEC (torch==2.13.0+cpu),
 # PYPI (https://pypi.org/simple: where the rest of the packages come from), CA_BUNDLE (this machine's CAs).
@@ -26,9 +27,9 @@ SIZE_BUDGET="${SIZE_BUDGET:-1800000000}"
 podman=(podman --runtime runc --cgroup-manager cgroupfs)
 
 tools() {
-  # buildah builds and runs without a daemon; mmdebstrap makes the base; podman is the Docker CLI wrangler calls.
+  # buildah builds without a daemon; mmdebstrap makes the base; podman (with runc) runs the image and is the
+  # Docker CLI wrangler calls.
   local missing=()
-  # runc: Debian's crun refuses this machine's hybrid cgroup layout.
   for t in buildah:buildah mmdebstrap:mmdebstrap podman:podman runc:runc; do
     command -v "${t%%:*}" >/dev/null || missing+=("${t##*:}")
   done
@@ -39,7 +40,7 @@ tools() {
 
 base() {
   # No base image can be pulled: make Debian bookworm (its python3 is 3.11, the wheel's ABI) with python3-pip,
-  # once. The Dockerfile's first RUN finds python3 and pip there and installs nothing.
+  # once (`podman rmi` it to take Debian's updates). The Dockerfile's first RUN finds python3 and pip there.
   buildah inspect --type image "$BASE_IMAGE" >/dev/null 2>&1 && return
   echo "== making the base image $BASE_IMAGE (mmdebstrap, Debian bookworm)" >&2
   local tmp
@@ -55,21 +56,42 @@ base() {
   rm -rf "$tmp"
 }
 
+# What every build here mounts for its RUN steps (never copied into a layer): the wheel folder, and this
+# machine's CA bundle over the image's own, for networks whose HTTPS proxy signs with a local CA.
+mounts=(--isolation chroot --layers --volume "$WHEELS:/wheels:ro" --volume "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro")
+
 image() {
-  # chroot isolation: the RUN steps need no user namespace. The wheel folder is mounted, never copied; so is
-  # this machine's CA bundle, over the image's own for the RUN steps only, for networks whose HTTPS proxy
-  # signs with a local CA (nothing of it stays in a layer).
+  # chroot isolation: the RUN steps need no user namespace.
   [ -n "$(ls "$WHEELS"/torch-*cp311*.whl 2>/dev/null)" ] || {
     echo "no torch wheel for Python 3.11 in $WHEELS: set WHEELS to a folder holding one" >&2
     exit 2
   }
   echo "== building $IMAGE from gpu-runner/Dockerfile (buildah, layer cache)" >&2
-  buildah bud --quiet --isolation chroot --layers -f gpu-runner/Dockerfile -t "$IMAGE" \
-    --volume "$WHEELS:/wheels:ro" --volume "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro" \
+  buildah bud --quiet "${mounts[@]}" -f gpu-runner/Dockerfile -t "$IMAGE" \
     --build-arg BASE="$BASE_IMAGE" --build-arg TORCH_INDEX="$PYPI" \
     --build-arg TORCH_SPEC="$TORCH_SPEC" --build-arg TORCH_WHEELS=/wheels . >&2
   # Layers no tagged image stands on (earlier builds') go; the cache of this build stays.
   podman image prune --force >/dev/null
+}
+
+docker() {
+  # The `docker` wrangler calls (scripts/podman-docker.sh): podman, with buildx's flags that podman 4.3 lacks
+  # dropped (--provenance; --load: a podman build always lands in the local store), and `-f -` (the Dockerfile
+  # on stdin) read into a file, since podman opens /dev/stdin, which fails on the socket Node gives a child.
+  [ "${1:-}" = build ] || exec "${podman[@]}" "$@"
+  shift
+  local args=() prev=
+  dockerfile="$(mktemp)" # global: the EXIT trap runs after this function has returned
+  trap 'rm -f "$dockerfile"' EXIT
+  for a in "$@"; do
+    case "$prev:$a" in
+      -f:-) cat > "$dockerfile" && args+=("$dockerfile") ;;
+      *:--provenance=* | *:--load) ;;
+      *) args+=("$a") ;;
+    esac
+    prev="$a"
+  done
+  "${podman[@]}" build "${mounts[@]}" "${args[@]}"
 }
 
 size() { buildah inspect --type image --format '{{.ImageSize}}' "$IMAGE" 2>/dev/null || podman image inspect --format '{{.Size}}' "$IMAGE"; }
@@ -99,6 +121,10 @@ case "${1:-build}" in
     shift
     exec "${podman[@]}" "$@"
     ;;
+  docker)
+    shift
+    docker "$@"
+    ;;
   run)
     # rlimits no higher than this process has: podman's defaults are higher, and raising them needs
     # CAP_SYS_RESOURCE, which root lacks in a sandbox (nproc counts the runner user's threads; 4096 is plenty).
@@ -107,7 +133,7 @@ case "${1:-build}" in
       --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit nproc=4096:4096 "$@"
     ;;
   *)
-    echo "usage: bash scripts/container.sh [tools|base|build|size|budget|image-vars|podman ARGS|run [OPTIONS] IMAGE [ARGS]]" >&2
+    echo "usage: bash scripts/container.sh [tools|base|build|size|budget|image-vars|podman ARGS|docker ARGS|run [OPTIONS] IMAGE [ARGS]]" >&2
     exit 2
     ;;
 esac
