@@ -13,6 +13,7 @@
 # PYPI (https://pypi.org/simple: where the rest of the packages come from), CA_BUNDLE (this machine's CAs).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+caller="$PWD"
 cd "$root"
 IMAGE="${IMAGE:-localhost/house-runner:cpu}"
 BASE_IMAGE="${BASE_IMAGE:-localhost/house-base:bookworm-py311}"
@@ -123,6 +124,7 @@ case "${1:-build}" in
     ;;
   docker)
     shift
+    cd "$caller" # wrangler's paths may be relative to where it runs
     docker "$@"
     ;;
   run)
