@@ -1,7 +1,7 @@
 // Gateway tests in the real workerd runtime (@cloudflare/vitest-pool-workers) with a real local D1, the
 // migrations applied, and a FAKE runner Worker (test/fixtures/fake-runner.mjs) behind the RUNNER service
 // binding. The fake imports the gateway's wire contract, so it is bundled first (esbuild) into build/.
-// The end-to-end and browser tests run in Node: test/e2e/vitest.config.ts.
+// The end-to-end and browser tests run in Node: test/e2e/vitest.config.ts; the image tests: test/container/.
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { build } from "esbuild";
 import { defineConfig } from "vitest/config";
@@ -45,6 +45,10 @@ export default defineConfig(async () => {
         },
       }),
     ],
-    test: { include: ["test/**/*.test.ts"], exclude: ["test/e2e/**"], setupFiles: ["test/setup.ts"] },
+    test: {
+      include: ["test/**/*.test.ts"],
+      exclude: ["test/e2e/**", "test/container/**"],
+      setupFiles: ["test/setup.ts"],
+    },
   };
 });
