@@ -6,7 +6,6 @@ import * as z from "zod";
 import {
   atLeast,
   between,
-  MAX_ROWS,
   MAX_TEMPERATURE,
   MAX_TOP_LOGPROBS,
   seed,
@@ -92,14 +91,11 @@ export const ChatRequest = z.looseObject({
 const tokenIds = z.array(z.int().min(0, "must be a token id (>= 0)")).min(1, "must not be empty");
 export const CompletionRequest = z.looseObject({
   model: z.string().optional(),
-  // One runner row per prompt, so a call carries at most the contract's rows.
+  // One runner row per prompt; how many a call may carry is the runners' limit (limits.ts `capRequest`).
   prompt: z.union([
     z.string(),
     tokenIds,
-    z
-      .array(z.union([z.string(), tokenIds]))
-      .min(1, "must not be empty")
-      .max(MAX_ROWS, `must be at most ${MAX_ROWS} prompts; split the batch`),
+    z.array(z.union([z.string(), tokenIds])).min(1, "must not be empty"),
   ]),
   max_tokens: atLeast(0).nullish(),
   echo: z.boolean().nullish(),

@@ -19,6 +19,7 @@ export async function score(c: Ctx): Promise<Response> {
   const known = await variantsFor(c);
   const variants = rows.map((r, i) => checkVariant(known, r.variant ?? "base", `${kind}[${i}].variant`));
   c.var.record.variant = [...new Set(variants)].join(",");
+  c.var.admit(rows.length);
   return c.json(await poolFor(c).json<Json>({ path: "/v1/score", body: b }));
 }
 

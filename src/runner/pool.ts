@@ -18,6 +18,7 @@ export type RunnerCall = {
   kinds?: Target["kind"][]; // which kinds of target can serve this call (default: runner)
   accept?: (t: Target) => boolean; // further filter, e.g. the engine serves the variant
   bodyFor?: (t: Target) => unknown; // a per-target body (openai engines get their model names)
+  field?: (runnerField: string) => string; // the client's name for a runner's field, in its 4xx
 };
 
 /** Per request: the client's signal (aborting it cancels the runner call) and who hears which target answered. */
@@ -38,7 +39,7 @@ export class RunnerPool {
   /** The call, or the runner's own 4xx (status, type, message, param) as the client's error. */
   async ok(call: RunnerCall): Promise<RunnerAnswer> {
     const answer = await this.call(call);
-    if (!answer.res.ok) throw await runnerError(answer.res, answer.target);
+    if (!answer.res.ok) throw await runnerError(answer.res, answer.target, call.field);
     return answer;
   }
 
@@ -173,6 +174,7 @@ export class RunnerPool {
             latency_ms: Date.now() - started,
             variants,
             model: body?.model,
+            limits: body?.limits,
           };
         } catch (e) {
           markDown(t);
@@ -192,7 +194,7 @@ export class RunnerPool {
   }
 }
 
-type HealthBody = { status?: string; variants?: string[]; model?: unknown };
+type HealthBody = { status?: string; variants?: string[]; model?: unknown; limits?: unknown };
 export type TargetHealth = {
   name: string;
   kind: Target["kind"];
@@ -202,6 +204,7 @@ export type TargetHealth = {
   latency_ms: number;
   variants: string[];
   model?: unknown;
+  limits?: unknown; // a runner's "limits" (runner/served.ts reads them)
 };
 
 function markDown(t: Target) {
@@ -218,8 +221,16 @@ export function retryAfterMs(h: string | null): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Turns a runner's 4xx into the client's error, keeping its message and param. */
-export async function runnerError(res: Response, target: Target): Promise<ApiError> {
+// The runner names its own fields ("requests[0].max_tokens"); the client sent "max_tokens".
+const dropRow = (f: string) => f.replace(/^requests\[\d+\]\./, "");
+
+/** Turns a runner's 4xx into the client's error, keeping its message; with `field`, the runner's field names
+ *  (in the param and the message) become the client's. */
+export async function runnerError(
+  res: Response,
+  target: Target,
+  field?: (runnerField: string) => string,
+): Promise<ApiError> {
   const text = await res.text();
   let e: { type?: string; message?: string; param?: string } = {};
   try {
@@ -229,9 +240,9 @@ export async function runnerError(res: Response, target: Target): Promise<ApiErr
     e = { message: text.slice(0, 500) };
   }
   const status = (res.status >= 400 && res.status < 600 ? res.status : 502) as ContentfulStatusCode;
-  return new ApiError(status, e.message ?? `runner ${target.name} answered HTTP ${res.status}`, {
+  const message = e.message ?? `runner ${target.name} answered HTTP ${res.status}`;
+  return new ApiError(status, field ? message.replace(/\b(requests|echo)\[\d+\](\.\w+)?/g, field) : message, {
     type: e.type,
-    // The runner names its own fields ("requests[0].max_tokens"); the client sent "max_tokens".
-    param: e.param?.replace(/^requests\[\d+\]\./, "") ?? null,
+    param: e.param ? (field ?? dropRow)(e.param) : null,
   });
 }
