@@ -1,5 +1,6 @@
 // All talk to runners goes through here: targets in order with failover, a timeout per attempt
-// (AbortController, up to the response headers), retries only on 429/503 honouring Retry-After up to a cap,
+// (AbortController, up to the response headers, and for a stream up to its first byte), retries only on
+// 429/503 honouring Retry-After up to a cap,
 // passive health (a target that failed is tried last for a while) and active /health checks. A runner that
 // answers 500 answered: its error is the client's, and it is not marked down.
 // Bodies are returned as they come, so streams pass through unbuffered. A body for one of our runners is
@@ -134,7 +135,7 @@ export class RunnerPool {
         signal: ctl.signal,
       });
       const res = await fetcherFor(this.env, target)(req);
-      return { kind: "response", res };
+      return { kind: "response", res: await firstByte(res, ctl.signal) };
     } catch (e) {
       if (ctl.signal.aborted && !signal?.aborted)
         return { kind: "timeout", reason: `no answer within ${this.cfg.runner.timeoutMs} ms` };
@@ -220,6 +221,32 @@ export function retryAfterMs(h: string | null): number {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A stream, once its first bytes have come: a runner that dies before them fails over to the next target
+ *  (the read throws, inside the attempt's timeout). After them, nothing is replayed (the client has the
+ *  bytes): a break is the client's error event (openai/sse.ts). So: failover before the first byte only. */
+async function firstByte(res: Response, signal: AbortSignal): Promise<Response> {
+  if (!res.ok || !res.body || !res.headers.get("content-type")?.includes("text/event-stream")) return res;
+  const reader = res.body.getReader();
+  const aborted = new Promise<never>((_, reject) => {
+    const stop = () => (reader.cancel().catch(() => undefined), reject(new Error("aborted")));
+    if (signal.aborted) stop();
+    else signal.addEventListener("abort", stop, { once: true });
+  });
+  aborted.catch(() => undefined); // only the race below reads it
+  const first = await Promise.race([reader.read(), aborted]);
+  if (first.done) throw new Error("the stream ended before its first byte");
+  const rest = new ReadableStream<Uint8Array>({
+    start: (ctl) => ctl.enqueue(first.value),
+    async pull(ctl) {
+      const next = await reader.read();
+      if (next.done) ctl.close();
+      else ctl.enqueue(next.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Response(rest, { status: res.status, headers: res.headers });
+}
 
 // The runner names its own fields ("requests[0].max_tokens"); the client sent "max_tokens".
 const dropRow = (f: string) => f.replace(/^requests\[\d+\]\./, "");
