@@ -121,6 +121,7 @@ async function echoed(
           prompt: x.prompt,
           top_logprobs: logprobs ?? 0,
           add_bos: x.add_bos,
+          parse_special_tokens: x.parse_special_tokens,
         })),
       },
     })
