@@ -75,9 +75,7 @@ def url(model_dir):
         after = rss_mib(PIDS[u])
         if os.environ.get("FUZZ_RSS_OUT"):
             with open(os.environ["FUZZ_RSS_OUT"], "w") as f:
-                json.dump(
-                    {"examples_per_route": EXAMPLES, "rss_mib_before": before, "rss_mib_after": after}, f
-                )
+                json.dump({"examples": EXAMPLES, "rss_mib": [before, after], "statuses": STATUSES}, f)
         assert after - before < RSS_GROWTH_MIB, (
             f"runner RSS grew {before:.0f} -> {after:.0f} MiB while fuzzed"
         )
