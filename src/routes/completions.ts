@@ -40,7 +40,7 @@ export async function completions(c: Ctx): Promise<Response> {
     rowsNoun: "prompts",
     maxTokens,
     tokensParam: "max_tokens",
-    promptChars: prompts.reduce((s, p) => s + (typeof p === "string" ? p.length : 0), 0),
+    promptChars: prompts.reduce((s, p) => s + p.length, 0), // a token id counts as one character
     promptParam: "prompt",
     idPrompts: prompts.flatMap((p, i) =>
       typeof p === "string" ? [] : [{ param: input(i), tokens: p.length }],
