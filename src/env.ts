@@ -19,8 +19,17 @@ export type Config = {
   targets: Target[];
   experiments: Experiment[];
   variants: string[];
-  demo: { maxPromptChars: number; maxTokens: number; variants: string[] };
+  demo: {
+    maxPromptChars: number;
+    maxTokens: number;
+    compareMaxTokens: number;
+    variants: string[];
+    maxInflightRows: number;
+  };
   keyMaxTokens: number;
+  keyMaxRequestTokens: number;
+  keyMaxPromptChars: number;
+  keyMaxInflightRows: number;
   maxBodyBytes: number;
   runner: { timeoutMs: number; retries: number; retryAfterCapMs: number };
 };
@@ -34,6 +43,7 @@ export type Vars = {
   config: Config;
   auth: Auth;
   record: RecordFields;
+  admit: (rows: number) => void; // holds rows against the caller's in-flight bound (inflight.ts)
 };
 
 /** What a route tells the request record; the record middleware adds the rest. */
@@ -64,9 +74,14 @@ export function config(env: Bindings): Config {
     demo: {
       maxPromptChars: int(env, "DEMO_MAX_PROMPT_CHARS", 1000),
       maxTokens: int(env, "DEMO_MAX_TOKENS", 64),
+      compareMaxTokens: int(env, "DEMO_COMPARE_MAX_TOKENS", 256), // max_tokens x variants on /v1/compare
       variants: list(str(env, "DEMO_VARIANTS", "base")),
+      maxInflightRows: int(env, "DEMO_MAX_INFLIGHT_ROWS", 32),
     },
     keyMaxTokens: int(env, "KEY_MAX_TOKENS", 512), // the runners' default --max-tokens
+    keyMaxRequestTokens: int(env, "KEY_MAX_REQUEST_TOKENS", 8192), // max_tokens x prompts
+    keyMaxPromptChars: int(env, "KEY_MAX_PROMPT_CHARS", 262144), // all of a request's prompts together
+    keyMaxInflightRows: int(env, "KEY_MAX_INFLIGHT_ROWS", 64), // rows generating or scoring at once
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 1 << 20),
     runner: {
       timeoutMs: int(env, "RUNNER_TIMEOUT_MS", 60000),

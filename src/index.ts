@@ -6,6 +6,7 @@ import { identify, requireAdmin } from "./auth";
 import type { CellMessage } from "./campaigns/start";
 import { config, type AppEnv, type Bindings } from "./env";
 import { ApiError, notFound, renderError } from "./errors";
+import { boundRows } from "./inflight";
 import { rateLimit } from "./limits";
 import { info, ops, route } from "./openapi";
 import { recordRequest } from "./records";
@@ -40,7 +41,7 @@ app.use((c, next) =>
 );
 
 const v1 = new OpenAPIHono<AppEnv>();
-v1.use(identify(), rateLimit());
+v1.use(identify(), rateLimit(), boundRows());
 route(v1, "/chat/completions", ops.chat, chatCompletions);
 route(v1, "/completions", ops.completions, completions);
 route(v1, "/compare", ops.compare, compare);

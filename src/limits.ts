@@ -1,8 +1,9 @@
-// Per-client rate limits (the Workers rate-limit binding) and the demo tier's caps. Each cap answers a
-// 4xx whose message names the cap, its value and how to get past it.
+// Per-client rate limits (the Workers rate-limit binding), the demo tier's caps and an API key's caps on one
+// request. Each cap answers a 4xx whose message names the cap, its value and how to get past it.
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "./errors";
 import type { AppEnv, Auth, Config } from "./env";
+import type { RunnerLimits } from "./runner/served";
 
 const RATE_LIMITS = {
   demo: {
@@ -33,25 +34,72 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** max_tokens within the caller's cap. The demo cap bounds the whole request (max_tokens times its `rows`
- *  prompts); a key's cap is the runner's per-row --max-tokens, and the contract bounds the rows (32). */
-export function capMaxTokens(auth: Auth, cfg: Config, maxTokens: number, param = "max_tokens", rows = 1) {
+/** What a request asks of the runners, in the client's own field names. */
+export type RequestSize = {
+  rows: number; // runner rows it becomes (prompts, or variants on /v1/compare)
+  rowsParam: string; // the field that makes them: "prompt", "variants", "messages"
+  rowsNoun: string; // "prompts", "variants"
+  maxTokens: number; // per row
+  tokensParam: string;
+  promptChars: number; // all prompts' characters together
+  promptParam: string;
+  idPrompts?: { param: string; tokens: number }[]; // token-id prompts, whose length is exact here
+};
+
+/** The whole request within the caller's caps and the runners' limits (their /health "limits"): rows per
+ *  call, max_tokens per row and in all (max_tokens x rows), the prompts' characters in all, and token-id
+ *  prompts within the runners' prompt limit. A text prompt's tokens are counted by the runner; its 413 is
+ *  renamed to the client's field (runner/pool.ts `runnerError`). Demo caps answer 403/413 as they did. */
+export function capRequest(auth: Auth, cfg: Config, runner: RunnerLimits, r: RequestSize) {
   const demo = auth.tier === "demo";
-  const cap = demo ? cfg.demo.maxTokens : cfg.keyMaxTokens;
-  const total = demo ? maxTokens * rows : maxTokens;
-  const what =
-    rows > 1 && demo ? `${param} ${maxTokens} × ${rows} prompts = ${total} tokens` : `${param} ${total}`;
-  if (total > cap)
+  if (r.rows > runner.maxRows)
     throw new ApiError(
-      demo ? 403 : 422,
-      demo
-        ? `demo tier cap: ${what} is over the demo cap of ${cap} per request; lower it, or use an API key`
-        : `${param} ${maxTokens} is over this gateway's cap of ${cap} (KEY_MAX_TOKENS)`,
-      {
-        param,
-        code: demo ? "demo_max_tokens" : "max_tokens_cap",
-      },
+      413,
+      `${r.rows} ${r.rowsNoun} in one request; the runners take at most ${runner.maxRows} per call: send them in batches of at most ${runner.maxRows}`,
+      { param: r.rowsParam, code: `too_many_${r.rowsNoun}` },
     );
+  const perRow = Math.min(demo ? cfg.demo.maxTokens : cfg.keyMaxTokens, runner.maxTokens ?? Infinity);
+  const total = r.maxTokens * r.rows;
+  const what =
+    r.rows > 1 ? `${r.tokensParam} ${r.maxTokens} × ${r.rows} ${r.rowsNoun} = ${total} tokens` : "";
+  const compare = r.rowsNoun === "variants";
+  const demoTotal = compare ? cfg.demo.compareMaxTokens : cfg.demo.maxTokens;
+  if (demo && (r.maxTokens > perRow || total > demoTotal)) {
+    const cap = r.maxTokens > perRow ? perRow : demoTotal;
+    throw new ApiError(
+      403,
+      `demo tier cap: ${what || `${r.tokensParam} ${r.maxTokens}`} is over the demo cap of ${cap} per request${compare ? " (DEMO_COMPARE_MAX_TOKENS)" : ""}; lower it, or use an API key`,
+      { param: r.tokensParam, code: "demo_max_tokens" },
+    );
+  }
+  if (r.maxTokens > perRow)
+    throw new ApiError(
+      422,
+      perRow === cfg.keyMaxTokens
+        ? `${r.tokensParam} ${r.maxTokens} is over this gateway's cap of ${perRow} (KEY_MAX_TOKENS)`
+        : `${r.tokensParam} ${r.maxTokens} is over the runners' cap of ${perRow} per answer (their --max-tokens)`,
+      { param: r.tokensParam, code: "max_tokens_cap" },
+    );
+  if (!demo && total > cfg.keyMaxRequestTokens)
+    throw new ApiError(
+      413,
+      `${what} is over this gateway's cap of ${cfg.keyMaxRequestTokens} per request (KEY_MAX_REQUEST_TOKENS); lower ${r.tokensParam} or split the ${r.rowsNoun}`,
+      { param: r.tokensParam, code: "request_tokens_cap" },
+    );
+  if (demo) capPrompt(auth, cfg, r.promptChars, r.promptParam);
+  else if (r.promptChars > cfg.keyMaxPromptChars)
+    throw new ApiError(
+      413,
+      `the prompts are ${r.promptChars} characters in all, over this gateway's cap of ${cfg.keyMaxPromptChars} per request (KEY_MAX_PROMPT_CHARS); split them`,
+      { param: r.promptParam, code: "prompt_length_cap" },
+    );
+  const longest = runner.maxPromptTokens;
+  for (const p of r.idPrompts ?? [])
+    if (longest !== null && p.tokens > longest)
+      throw new ApiError(413, `${p.param} has ${p.tokens} tokens; the runners take at most ${longest}`, {
+        param: p.param,
+        code: "prompt_too_long",
+      });
 }
 
 /** Prompt length (characters, all of a request's prompts together) within the demo cap. */

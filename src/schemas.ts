@@ -6,7 +6,6 @@ import * as z from "zod";
 import {
   atLeast,
   between,
-  MAX_ROWS,
   MAX_TEMPERATURE,
   MAX_TOP_LOGPROBS,
   seed,
@@ -26,6 +25,8 @@ const sampling = {
   // One sample per request: send one request per seed.
   n: z.literal(1, `must be 1: send one request per sample (seeded)`).nullish(),
   best_of: z.literal(1, `is not supported; leave it out`).nullish(),
+  // Ours, off by default: true parses special-token strings in the text ("<|eos|>") as control tokens.
+  parse_special_tokens: z.boolean().nullish(),
 };
 
 type Sampling = {
@@ -33,15 +34,18 @@ type Sampling = {
   top_p?: number | null;
   seed?: number | null;
   stop?: string | string[] | null;
+  parse_special_tokens?: boolean | null;
 };
 
-/** The sampling fields as a runner row takes them, with this route's defaults (OpenAI's: temperature 1). */
+/** The sampling fields (and the text option) as a runner row takes them, with this route's defaults
+ *  (OpenAI's: temperature 1). */
 export function samplingRow(b: Sampling, defaults: { temperature: number; seed?: number }) {
   return {
     temperature: b.temperature ?? defaults.temperature,
     top_p: b.top_p ?? 1,
     seed: b.seed ?? defaults.seed,
     stop: b.stop ?? undefined,
+    parse_special_tokens: b.parse_special_tokens ?? undefined,
   };
 }
 
@@ -92,14 +96,11 @@ export const ChatRequest = z.looseObject({
 const tokenIds = z.array(z.int().min(0, "must be a token id (>= 0)")).min(1, "must not be empty");
 export const CompletionRequest = z.looseObject({
   model: z.string().optional(),
-  // One runner row per prompt, so a call carries at most the contract's rows.
+  // One runner row per prompt; how many a call may carry is the runners' limit (limits.ts `capRequest`).
   prompt: z.union([
     z.string(),
     tokenIds,
-    z
-      .array(z.union([z.string(), tokenIds]))
-      .min(1, "must not be empty")
-      .max(MAX_ROWS, `must be at most ${MAX_ROWS} prompts; split the batch`),
+    z.array(z.union([z.string(), tokenIds])).min(1, "must not be empty"),
   ]),
   max_tokens: atLeast(0).nullish(),
   echo: z.boolean().nullish(),
@@ -124,6 +125,7 @@ export const PublicTokenizeRequest = z.looseObject({
   prompt: z.string().optional(),
   add_bos: z.boolean().optional(),
   add_special_tokens: z.boolean().optional(),
+  parse_special_tokens: z.boolean().optional(),
 });
 
 export const NewKey = z.object({ name: z.string().trim().min(1, "must say whose key this is") });

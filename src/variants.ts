@@ -1,21 +1,14 @@
 // Which variants exist (from the runners' /health, cached per isolate) and what a request's `model` means:
 // "<model>:<variant>" is a fixed variant, "<model>" lets the experiment assign one. Names compose with "+".
-import { TtlCache } from "./cache";
 import type { Experiment } from "./env";
 import { ApiError } from "./errors";
 import { assignArm } from "./experiments";
 import type { RunnerPool } from "./runner/pool";
+import { served } from "./runner/served";
 
-// A runner's variants change only when an admin registers one; 15 s keeps /health off every request.
-const known = new TtlCache<"variants", string[]>(15_000, 1);
-
-/** The variants the runners serve; `fallback` (VARIANTS) while none answers, uncached (the call will 503). */
+/** The variants the runners serve; `fallback` (VARIANTS) while none answers (runner/served.ts caches them). */
 export async function knownVariants(pool: RunnerPool, fallback: string[]): Promise<string[]> {
-  const hit = known.get("variants");
-  if (hit) return hit;
-  const up = (await pool.health()).filter((h) => h.ok);
-  if (up.length === 0) return fallback;
-  return known.set("variants", [...new Set(up.flatMap((h) => h.variants))]);
+  return (await served(pool, fallback)).variants;
 }
 
 /** `variant` when each of its "+" parts is known, else 404 listing the known ones. */

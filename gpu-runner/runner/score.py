@@ -15,16 +15,18 @@ from .tokens import Tokens
 from .variants import Plan
 
 
-def split_context(tok: Tokens, context: str, continuation: str) -> tuple[list[int], list[int]]:
+def split_context(
+    tok: Tokens, context: str, continuation: str, specials: bool = False
+) -> tuple[list[int], list[int]]:
     """As lm-eval does: trailing spaces move from context to continuation, and the continuation's tokens
     are those of encode(context + continuation) past the context's (so merges across the seam count)."""
     n = len(context) - len(context.rstrip(" "))
     if n:
         context, continuation = context[:-n], context[-n:] + continuation
-    whole = tok.encode(context + continuation, add_bos=True)
-    ctx = tok.encode(context, add_bos=True)
+    whole = tok.encode(context + continuation, add_bos=True, specials=specials)
+    ctx = tok.encode(context, add_bos=True, specials=specials)
     if whole[: len(ctx)] != ctx:  # the seam merged into one token: fall back to separate encodings
-        return ctx, tok.encode(continuation, add_bos=False)
+        return ctx, tok.encode(continuation, add_bos=False, specials=specials)
     return ctx, whole[len(ctx) :]
 
 

@@ -157,7 +157,9 @@ class Runner:
     def prompt_ids(self, r: wire.GenerateRow | wire.EchoRow, p: str) -> list[int]:
         messages = getattr(r, "messages", None)
         if messages is not None:
-            ids = self.tokens.encode_messages([m.model_dump() for m in messages], r.add_bos is not False)
+            ids = self.tokens.encode_messages(
+                [m.model_dump() for m in messages], r.add_bos is not False, r.parse_special_tokens
+            )
         elif isinstance(r.prompt, list):
             ids = self.tokens.check_ids(r.prompt, f"{p}.prompt")
             if r.add_bos and ids[:1] != [self.tokens.bos_id]:
@@ -165,7 +167,7 @@ class Runner:
         else:
             if len(r.prompt) > self.cfg.max_prompt_tokens * 16:  # cheap bound before tokenizing
                 raise ApiError(413, f"{p}.prompt has {len(r.prompt)} characters; far too long", f"{p}.prompt")
-            ids = self.tokens.encode(r.prompt, add_bos=r.add_bos is not False)
+            ids = self.tokens.encode(r.prompt, r.add_bos is not False, r.parse_special_tokens)
         if not ids:
             raise ApiError(422, f"{p} encodes to no tokens; give a non-empty prompt or add_bos", p)
         limit = min(self.cfg.max_prompt_tokens, self.max_context - 1)
@@ -182,7 +184,9 @@ class Runner:
         if kind == "requests":
             items = []
             for i, (r, plan) in enumerate(zip(rows, plans)):
-                ctx, cont = score.split_context(self.tokens, r.context, r.continuation)
+                ctx, cont = score.split_context(
+                    self.tokens, r.context, r.continuation, r.parse_special_tokens
+                )
                 if not cont:
                     raise ApiError(
                         422, f"requests[{i}].continuation encodes to no tokens", f"requests[{i}].continuation"
@@ -198,7 +202,7 @@ class Runner:
         if kind == "rolling":
             items = []
             for i, (r, plan) in enumerate(zip(rows, plans)):
-                ids = self.tokens.encode(r.text, add_bos=True)
+                ids = self.tokens.encode(r.text, add_bos=True, specials=r.parse_special_tokens)
                 if len(ids) < 2:
                     raise ApiError(422, f"rolling[{i}].text is empty", f"rolling[{i}].text")
                 items.append((plan, ids))
@@ -222,7 +226,7 @@ class Runner:
 
     # -- tokenizer -----------------------------------------------------------------------------------------
     def tokenize(self, req: wire.TokenizeRequest) -> dict:
-        ids = self.tokens.encode(req.text, add_bos=req.add_bos)
+        ids = self.tokens.encode(req.text, add_bos=req.add_bos, specials=req.parse_special_tokens)
         return {"tokens": ids, "count": len(ids)}
 
     def detokenize(self, req: wire.DetokenizeRequest) -> dict:

@@ -1,8 +1,9 @@
 """Text <-> token ids with an explicit BOS: the runner, not the tokenizer, decides where BOS goes.
 
-User text is always encoded as text: "a<|eos|>b" gives the tokens of those characters, never the control
-tokens EOS or BOS (`split_special_tokens`). Only the runner adds special tokens: BOS here, and those a chat
-template writes around the messages.
+User text is encoded as text: "a<|eos|>b" gives the tokens of those characters, never the control tokens
+EOS or BOS (`split_special_tokens`). Only the runner adds special tokens: BOS here, and those a chat template
+writes around the messages. A request may opt in to having special-token strings in its text parsed as the
+control tokens (the wire's `parse_special_tokens`, off by default): `specials=True` below.
 """
 
 from __future__ import annotations
@@ -24,24 +25,28 @@ class Tokens:
     def has_chat_template(self) -> bool:
         return bool(getattr(self.tok, "chat_template", None))
 
-    def encode(self, text: str, add_bos: bool = True) -> list[int]:
-        """User text as text, then BOS in front when asked."""
-        ids = self._ids(text, specials=False)
+    def encode(self, text: str, add_bos: bool = True, specials: bool = False) -> list[int]:
+        """User text as text (or, with `specials`, its special-token strings as their tokens), then BOS in
+        front when asked."""
+        ids = self._ids(text, specials=specials)
         return [self.bos_id] + ids if add_bos and self.bos_id is not None else ids
 
     def _ids(self, text: str, specials: bool) -> list[int]:
         """`specials`: special-token strings in `text` become their tokens (only for text the runner wrote)."""
         return self.tok(text, add_special_tokens=False, split_special_tokens=not specials)["input_ids"]
 
-    def encode_messages(self, messages: list[dict], add_bos: bool = True) -> list[int]:
+    def encode_messages(
+        self, messages: list[dict], add_bos: bool = True, specials: bool = False
+    ) -> list[int]:
         """Chat messages through the template (or a plain transcript): the template's own special tokens are
-        tokens, the messages' contents are text. Contents with no special-token string in them are encoded
-        with the template in one piece, exactly as the tokenizer would; the others piece by piece."""
+        tokens, the messages' contents are text (with `specials`, their special-token strings are tokens
+        too). Contents with no special-token string in them are encoded with the template in one piece,
+        exactly as the tokenizer would; the others piece by piece."""
         text, bos = self.render_messages(messages)
         ids: list[int] = []
         if not self.has_chat_template:
-            ids = self._ids(text, specials=False)
-        elif not any(s in m["content"] for m in messages for s in self._specials()):
+            ids = self._ids(text, specials=specials)
+        elif specials or not any(s in m["content"] for m in messages for s in self._specials()):
             ids = self._ids(text, specials=True)
         else:
             marked = [{**m, "content": f"\ue000{i}\ue001"} for i, m in enumerate(messages)]

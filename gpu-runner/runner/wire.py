@@ -76,6 +76,11 @@ def number(lo: float, hi: float):
 Variant = Annotated[str, Field(min_length=1, description="a variant name; compose with '+'")]
 TokenId = Annotated[int, Field(ge=0)]
 Text = Annotated[str, Field(min_length=1)]
+# Opt-in, off by default: user text is text ("<|eos|>" is nine characters); true parses special-token
+# strings in this row's text as the control tokens they name (what a raw-prompt experiment may want).
+SpecialTokens = Annotated[
+    bool, Field(description="true: special-token strings in the text become control tokens (default: text)")
+]
 
 
 class Message(Wire):
@@ -98,6 +103,7 @@ class GenerateRow(Wire):
     logprobs: Annotated[int, Field(ge=0, le=MAX_TOP_LOGPROBS)] | None = Field(
         None, description="absent: none; n: the chosen token's and n alternatives"
     )
+    parse_special_tokens: SpecialTokens = False
 
     @model_validator(mode="after")
     def _one_input(self):
@@ -118,11 +124,13 @@ class LoglikelihoodRow(Wire):
     variant: Variant = "base"
     context: str
     continuation: str
+    parse_special_tokens: SpecialTokens = False
 
 
 class RollingRow(Wire):
     variant: Variant = "base"
     text: str
+    parse_special_tokens: SpecialTokens = False
 
 
 class EchoRow(Wire):
@@ -130,6 +138,7 @@ class EchoRow(Wire):
     prompt: str | list[TokenId]
     top_logprobs: Annotated[int, Field(ge=0, le=MAX_TOP_LOGPROBS)] = 0
     add_bos: bool | None = None
+    parse_special_tokens: SpecialTokens = False
 
 
 def _rows(row):
@@ -151,6 +160,7 @@ class ScoreRequest(Wire):
 class TokenizeRequest(Wire):
     text: str
     add_bos: bool = True
+    parse_special_tokens: SpecialTokens = False
 
 
 class DetokenizeRequest(Wire):

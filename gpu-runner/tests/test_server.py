@@ -22,6 +22,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+PIDS: dict[str, int] = {}  # url -> the runner process serving it (tests read its memory)
+
+
 @contextlib.contextmanager
 def serving(model: str, *flags: str):
     """A real runner process on a free port; yields its URL once /health answers."""
@@ -31,6 +34,7 @@ def serving(model: str, *flags: str):
         [*cmd, *flags], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     url = f"http://127.0.0.1:{port}"
+    PIDS[url] = proc.pid
     try:
         deadline = time.monotonic() + 180  # start-up imports torch and transformers: slow on a busy machine
         while time.monotonic() < deadline:
@@ -43,6 +47,7 @@ def serving(model: str, *flags: str):
                 time.sleep(0.1)
         yield url
     finally:
+        PIDS.pop(url, None)
         proc.terminate()
         proc.wait(10)
 

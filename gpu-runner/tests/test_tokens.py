@@ -1,10 +1,12 @@
 """User text is encoded as text: no special-token string a client writes (in a prompt, a message, a scored
 context or a tokenize call) ever becomes a control token; only the runner adds BOS and a chat template's own
-special tokens."""
+special tokens. A request may opt in (parse_special_tokens, off by default) to the tokenizer's own parsing."""
 
 import pytest
 from transformers import AutoTokenizer
 
+from runner.errors import ApiError
+from runner.score import split_context
 from runner.tokens import Tokens
 from runner.wire import GenerateRequest, TokenizeRequest, parse
 
@@ -63,3 +65,32 @@ def test_a_chat_templates_own_special_tokens_stay_tokens_and_the_messages_stay_t
         # the template's: BOS, then <pad> ... </s> per message, then <pad> for the answer; none from `text`
         assert specials == [t.bos_id, t.pad_id, t.eos_id, t.pad_id, t.eos_id, t.pad_id], text
         assert text.strip() in t.decode(ids)
+
+
+def test_a_request_that_opts_in_gets_its_special_token_strings_as_the_tokens_the_tokenizer_gives(
+    runner_for, tok
+):
+    """parse_special_tokens (off by default) equals the tokenizer's own parsing of special tokens, on every
+    text entry point: tokenize, a prompt, messages, a scored context and a rolling text."""
+    r = runner_for("llama", plant=False)
+    bos = [r.tokens.bos_id]
+    for text in hostile_texts(tok):
+        theirs = tok(text, add_special_tokens=False)["input_ids"]  # the tokenizer's default: parsed
+        assert set(theirs) & set(tok.all_special_ids), text  # the opt-in has something to parse
+        opted = {"parse_special_tokens": True}
+        assert r.tokenize(parse(TokenizeRequest, {"text": text, **opted}))["tokens"] == bos + theirs
+        row = parse(GenerateRequest, {"requests": [{"prompt": text, **opted}]}).requests[0]
+        assert r.prompt_ids(row, "requests[0]") == bos + theirs
+        msgs = [{"role": "user", "content": text}]
+        row = parse(GenerateRequest, {"requests": [{"messages": msgs, **opted}]}).requests[0]
+        rendered, _ = r.tokens.render_messages(msgs)
+        assert r.prompt_ids(row, "requests[0]") == bos + tok(rendered, add_special_tokens=False)["input_ids"]
+        ctx, cont = split_context(r.tokens, text, " x", specials=True)
+        assert ctx == bos + theirs
+
+
+def test_the_option_is_off_unless_sent_and_must_be_a_boolean():
+    assert parse(TokenizeRequest, {"text": "a"}).parse_special_tokens is False
+    with pytest.raises(ApiError) as e:
+        parse(TokenizeRequest, {"text": "a", "parse_special_tokens": "yes"})
+    assert (e.value.status, e.value.param) == (400, "parse_special_tokens")

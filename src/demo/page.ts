@@ -56,7 +56,7 @@ ${variants.map((v) => `  <section class="answer" data-variant="${v}"><h2>${v}</h
   <svg id="chart" width="100%" height="260" viewBox="0 0 1000 260" role="img" aria-label="massive activation chart"></svg>
   <p class="meta" id="chart-note"></p>
 </div>
-<script>${script(demo.maxTokens)}</script>
+<script>${script(demo.maxTokens, demo.compareMaxTokens)}</script>
 </body>
 </html>`;
 }

@@ -1,5 +1,5 @@
 // The demo page's browser script, as a string: stream /v1/compare, draw /demo/massive as an SVG bar chart.
-export function script(maxTokens: number): string {
+export function script(maxTokens: number, compareMaxTokens = 256): string {
   return `
 const $ = (s) => document.querySelector(s);
 const panes = Object.fromEntries([...document.querySelectorAll(".answer")].map((el) => [el.dataset.variant, el]));
@@ -24,11 +24,14 @@ async function failure(res) {
   return new Error(body?.error?.message || "HTTP " + res.status);
 }
 
+// Every pane answers: max_tokens x panes stays within the demo's compare cap (DEMO_COMPARE_MAX_TOKENS).
+const maxTokens = () => Math.max(1, Math.min(${Math.min(48, maxTokens)}, Math.floor(${compareMaxTokens} / Object.keys(panes).length)));
+
 async function streamCompare(prompt) {
   const res = await fetch("/v1/compare", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ prompt, variants: Object.keys(panes), max_tokens: ${Math.min(48, maxTokens)}, stream: true }),
+    body: JSON.stringify({ prompt, variants: Object.keys(panes), max_tokens: maxTokens(), stream: true }),
   });
   if (!res.ok) throw await failure(res);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

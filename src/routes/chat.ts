@@ -2,12 +2,12 @@
 // one an experiment assigns ("house"); the variant comes back in `model` and the x-house-variant header.
 import type * as z from "zod";
 import type { Ctx } from "../env";
-import { capMaxTokens, capPrompt } from "../limits";
+import { capRequest } from "../limits";
 import { chatChunks, chatCompletion, chatId } from "../openai/format";
 import { generate } from "../runner/generate";
 import type { Result } from "../runner/wire";
 import { ChatRequest, samplingRow, type ChatMessage } from "../schemas";
-import { poolFor, readBody, routeModel } from "./request";
+import { poolFor, readBody, routeModel, servedFor } from "./request";
 import { relayEngine, streamTail } from "./stream";
 
 export async function chatCompletions(c: Ctx): Promise<Response> {
@@ -16,15 +16,18 @@ export async function chatCompletions(c: Ctx): Promise<Response> {
   const messages = b.messages.map(plain);
   const tokensParam = b.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
   const maxTokens = b[tokensParam] ?? defaultMaxTokens(auth.tier, config.demo.maxTokens);
-  capMaxTokens(auth, config, maxTokens, tokensParam);
-  capPrompt(
-    auth,
-    config,
-    messages.reduce((s, m) => s + m.content.length, 0),
-    "messages",
-  );
+  capRequest(auth, config, (await servedFor(c)).limits, {
+    rows: 1,
+    rowsParam: "messages",
+    rowsNoun: "conversations",
+    maxTokens,
+    tokensParam,
+    promptChars: messages.reduce((s, m) => s + m.content.length, 0),
+    promptParam: "messages",
+  });
   const stream = b.stream ?? false;
   const r = await routeModel(c, b, stream);
+  c.var.admit(1);
 
   const row = {
     variant: r.variant,
@@ -33,7 +36,8 @@ export async function chatCompletions(c: Ctx): Promise<Response> {
     ...samplingRow(b, { temperature: 1 }),
     logprobs: b.logprobs ? (b.top_logprobs ?? 0) : undefined,
   };
-  const answer = await generate(poolFor(c), [row], stream, { path: "/v1/chat/completions", body: b });
+  const engine = { path: "/v1/chat/completions", body: b };
+  const answer = await generate(poolFor(c), [row], stream, engine, () => "messages");
   if (answer.target.kind === "openai") return relayEngine(c, answer.res, r.model, stream);
   const id = chatId();
   if (stream) {

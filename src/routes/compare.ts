@@ -3,14 +3,14 @@
 // With "stream": true the rows stream interleaved: {type: "delta"}, {type: "done"} per row, then {type: "summary"}.
 import type { Auth, Config, Ctx } from "../env";
 import { invalid } from "../errors";
-import { capMaxTokens, capPrompt, capVariant } from "../limits";
+import { capRequest, capVariant } from "../limits";
 import { finish } from "../openai/format";
 import { generate } from "../runner/generate";
 import type { Event, Result } from "../runner/wire";
 import { summary, type Side } from "../compare";
 import { CompareRequest, samplingRow } from "../schemas";
 import { checkVariant } from "../variants";
-import { poolFor, readBody, variantsFor } from "./request";
+import { poolFor, readBody, servedFor } from "./request";
 import { streamTail } from "./stream";
 
 const MAX_VARIANTS = 8;
@@ -22,17 +22,24 @@ export async function compare(c: Ctx): Promise<Response> {
   if (b.model !== undefined && b.model !== name)
     throw invalid(`"model" must be "${name}" (or left out); pick variants with "variants"`, "model");
   const input = promptOrMessages(b);
-  capPrompt(
-    auth,
-    config,
-    input.prompt !== undefined
-      ? input.prompt.length
-      : input.messages!.reduce((s, m) => s + m.content.length, 0),
-    "prompt",
-  );
-  const maxTokens = b.max_tokens ?? (auth.tier === "demo" ? Math.min(32, config.demo.maxTokens) : 32);
-  capMaxTokens(auth, config, maxTokens);
-  const variants = pickVariants(auth, config, await variantsFor(c), b.variants ?? undefined);
+  const { variants: known, limits } = await servedFor(c);
+  const variants = pickVariants(auth, config, known, b.variants ?? undefined);
+  // Every variant answers the prompt: the demo's cap is on max_tokens x variants (DEMO_COMPARE_MAX_TOKENS).
+  const fits = Math.floor(config.demo.compareMaxTokens / variants.length);
+  const maxTokens = b.max_tokens ?? (auth.tier === "demo" ? Math.max(1, Math.min(32, fits)) : 32);
+  const inputParam = input.prompt !== undefined ? "prompt" : "messages";
+  capRequest(auth, config, limits, {
+    rows: variants.length,
+    rowsParam: "variants",
+    rowsNoun: "variants",
+    maxTokens,
+    tokensParam: "max_tokens",
+    promptChars:
+      input.prompt !== undefined
+        ? input.prompt.length
+        : input.messages!.reduce((s, m) => s + m.content.length, 0),
+    promptParam: inputParam,
+  });
   const stream = b.stream ?? false;
   const row = {
     ...input,
@@ -41,11 +48,14 @@ export async function compare(c: Ctx): Promise<Response> {
     logprobs: b.top_logprobs ?? 1,
   };
   Object.assign(record, { model: name, variant: variants.join(","), stream });
+  c.var.admit(variants.length);
   const started = Date.now();
   const answer = await generate(
     poolFor(c),
     variants.map((variant) => ({ variant, ...row })),
     stream,
+    undefined,
+    () => inputParam,
   );
   const id = "cmp-" + crypto.randomUUID().replace(/-/g, "");
   const sides: Side[] = variants.map((variant) => ({

@@ -4,7 +4,7 @@
 // to score multiple-choice tasks.
 import type { Ctx } from "../env";
 import { ApiError } from "../errors";
-import { capMaxTokens, capPrompt } from "../limits";
+import { capRequest } from "../limits";
 import {
   cmplId,
   completionChunks,
@@ -13,11 +13,11 @@ import {
   textCompletion,
   type Choice,
 } from "../openai/format";
-import { generate } from "../runner/generate";
+import { clientField, generate } from "../runner/generate";
 import type { RunnerPool } from "../runner/pool";
 import type { Echo, Logprobs, Result, Row, Usage } from "../runner/wire";
 import { CompletionRequest, samplingRow } from "../schemas";
-import { poolFor, readBody, routeModel } from "./request";
+import { poolFor, readBody, routeModel, servedFor } from "./request";
 import { relayEngine, streamTail } from "./stream";
 
 export async function completions(c: Ctx): Promise<Response> {
@@ -32,14 +32,20 @@ export async function completions(c: Ctx): Promise<Response> {
       param: "max_tokens",
       type: "invalid_value_error",
     });
-  // Demo caps bound the whole request, not each prompt.
-  capMaxTokens(auth, config, maxTokens, "max_tokens", prompts.length);
-  capPrompt(
-    auth,
-    config,
-    prompts.reduce((s, p) => s + p.length, 0),
-    "prompt",
-  );
+  // Caps bound the whole request, not each prompt.
+  const input = (i: number) => (prompts.length === 1 && !isList(b.prompt) ? "prompt" : `prompt[${i}]`);
+  capRequest(auth, config, (await servedFor(c)).limits, {
+    rows: prompts.length,
+    rowsParam: "prompt",
+    rowsNoun: "prompts",
+    maxTokens,
+    tokensParam: "max_tokens",
+    promptChars: prompts.reduce((s, p) => s + p.length, 0), // a token id counts as one character
+    promptParam: "prompt",
+    idPrompts: prompts.flatMap((p, i) =>
+      typeof p === "string" ? [] : [{ param: input(i), tokens: p.length }],
+    ),
+  });
   const stream = b.stream ?? false;
   if (stream && echo)
     throw new ApiError(422, `"echo" cannot be combined with "stream" here; set stream to false`, {
@@ -52,6 +58,7 @@ export async function completions(c: Ctx): Promise<Response> {
       type: "invalid_value_error",
     });
   const r = await routeModel(c, b, stream);
+  c.var.admit(prompts.length);
 
   const rows: Row[] = prompts.map((prompt) => ({
     variant: r.variant,
@@ -69,8 +76,8 @@ export async function completions(c: Ctx): Promise<Response> {
   };
 
   const pool = poolFor(c);
-  if (echo) return c.json(await echoed(pool, id, r.model, rows, logprobs, count));
-  const answer = await generate(pool, rows, stream, { path: "/v1/completions", body: b });
+  if (echo) return c.json(await echoed(pool, id, r.model, rows, logprobs, count, input));
+  const answer = await generate(pool, rows, stream, { path: "/v1/completions", body: b }, input);
   if (answer.target.kind === "openai") return relayEngine(c, answer.res, r.model, stream);
   if (stream) {
     const includeUsage = Boolean(b.stream_options?.include_usage);
@@ -102,23 +109,28 @@ async function echoed(
   rows: Row[],
   logprobs: number | undefined,
   count: (u: Usage[]) => void,
+  input: (row: number) => string,
 ) {
   const scoring = pool
     .json<{ results: Echo[] }>({
       path: "/v1/score",
+      field: clientField(input),
       body: {
         echo: rows.map((x) => ({
           variant: x.variant,
           prompt: x.prompt,
           top_logprobs: logprobs ?? 0,
           add_bos: x.add_bos,
+          parse_special_tokens: x.parse_special_tokens,
         })),
       },
     })
     .then((j) => j.results);
   const generating =
     (rows[0].max_tokens ?? 0) > 0
-      ? generate(pool, rows, false).then(async (a) => ((await a.res.json()) as { results: Result[] }).results)
+      ? generate(pool, rows, false, undefined, input).then(
+          async (a) => ((await a.res.json()) as { results: Result[] }).results,
+        )
       : Promise.resolve(null);
   const [echoes, generated] = await Promise.all([scoring, generating]);
   const usage: Usage[] = echoes.map((e, i) => ({
@@ -149,6 +161,9 @@ async function echoed(
   });
   return textCompletion(id, model, choices, usage);
 }
+
+/** Whether the prompt field is a list of prompts (not one text, not one list of token ids). */
+const isList = (p: unknown) => Array.isArray(p) && !p.every((x) => typeof x === "number");
 
 /** The prompt field as a list of prompts (one runner row each). */
 function promptList(p: string | number[] | (string | number[])[]): (string | number[])[] {

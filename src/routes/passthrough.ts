@@ -19,6 +19,7 @@ export async function score(c: Ctx): Promise<Response> {
   const known = await variantsFor(c);
   const variants = rows.map((r, i) => checkVariant(known, r.variant ?? "base", `${kind}[${i}].variant`));
   c.var.record.variant = [...new Set(variants)].join(",");
+  c.var.admit(rows.length);
   return c.json(await poolFor(c).json<Json>({ path: "/v1/score", body: b }));
 }
 
@@ -52,7 +53,11 @@ export async function tokenize(c: Ctx): Promise<Response> {
   const text = b.text ?? b.prompt;
   if (text === undefined) throw invalid(`"text" (or "prompt") must be a string`, "text");
   capPrompt(c.var.auth, c.var.config, text.length, "text");
-  const body = { text, add_bos: b.add_bos ?? b.add_special_tokens ?? true };
+  const body = {
+    text,
+    add_bos: b.add_bos ?? b.add_special_tokens ?? true,
+    parse_special_tokens: b.parse_special_tokens,
+  };
   const out = await poolFor(c).json<Json>({ path: "/v1/tokenize", body });
   return c.json({ ...out, count: out.count ?? (out.tokens as unknown[]).length });
 }

@@ -7,6 +7,7 @@ import { invalid } from "../errors";
 import { experimentFor } from "../experiments";
 import { capVariant } from "../limits";
 import { RunnerPool } from "../runner/pool";
+import { served } from "../runner/served";
 import { check } from "../runner/wire";
 import { knownVariants, resolveModel, type Resolved } from "../variants";
 
@@ -61,6 +62,9 @@ export function poolFor(c: Ctx): RunnerPool {
 }
 
 export const variantsFor = (c: Ctx) => knownVariants(poolFor(c), c.var.config.variants);
+
+/** The runners' variants and limits (their /health), cached per isolate. */
+export const servedFor = (c: Ctx) => served(poolFor(c), c.var.config.variants);
 
 /** The request's model for the OpenAI routes: resolved, demo-capped, stamped on the record and in headers. */
 export async function routeModel(

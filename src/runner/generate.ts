@@ -8,11 +8,21 @@ import type { Row } from "./wire";
 /** For engines of kind "openai": the OpenAI path and the client's body (its `model` is replaced). */
 export type EngineRequest = { path: string; body: Record<string, unknown> };
 
+/** The client's name for a runner's field: a row's input ("requests[2]", "requests[2].prompt", "echo[2]")
+ *  is `input(2)` ("prompt[2]", "messages"); any other row field loses its row ("max_tokens"). */
+export function clientField(input: (row: number) => string) {
+  return (f: string) =>
+    f
+      .replace(/^(?:requests|echo)\[(\d+)\](?:\.(?:prompt|messages))?$/, (_, i) => input(Number(i)))
+      .replace(/^(?:requests|echo)\[\d+\]\./, "");
+}
+
 export function generate(
   pool: RunnerPool,
   rows: Row[],
   stream: boolean,
   engine?: EngineRequest,
+  input: (row: number) => string = () => "prompt",
 ): Promise<RunnerAnswer> {
   const variant = rows[0].variant;
   const servable = engine && rows.length === 1;
@@ -28,6 +38,7 @@ export function generate(
   return pool.ok({
     path: "/v1/generate",
     body: { requests: rows, stream },
+    field: clientField(input),
     kinds: servable ? (unsupported.length ? ["openai"] : ["runner", "openai"]) : ["runner"],
     accept: (t) => t.kind === "runner" || Boolean(t.models?.[variant]),
     pathFor: (t) => (t.kind === "runner" ? "/v1/generate" : engine!.path),

@@ -1,5 +1,6 @@
 // All talk to runners goes through here: targets in order with failover, a timeout per attempt
-// (AbortController, up to the response headers), retries only on 429/503 honouring Retry-After up to a cap,
+// (AbortController, up to the response headers, and for a stream up to its first byte), retries only on
+// 429/503 honouring Retry-After up to a cap,
 // passive health (a target that failed is tried last for a while) and active /health checks. A runner that
 // answers 500 answered: its error is the client's, and it is not marked down.
 // Bodies are returned as they come, so streams pass through unbuffered. A body for one of our runners is
@@ -18,6 +19,7 @@ export type RunnerCall = {
   kinds?: Target["kind"][]; // which kinds of target can serve this call (default: runner)
   accept?: (t: Target) => boolean; // further filter, e.g. the engine serves the variant
   bodyFor?: (t: Target) => unknown; // a per-target body (openai engines get their model names)
+  field?: (runnerField: string) => string; // the client's name for a runner's field, in its 4xx
 };
 
 /** Per request: the client's signal (aborting it cancels the runner call) and who hears which target answered. */
@@ -38,7 +40,7 @@ export class RunnerPool {
   /** The call, or the runner's own 4xx (status, type, message, param) as the client's error. */
   async ok(call: RunnerCall): Promise<RunnerAnswer> {
     const answer = await this.call(call);
-    if (!answer.res.ok) throw await runnerError(answer.res, answer.target);
+    if (!answer.res.ok) throw await runnerError(answer.res, answer.target, call.field);
     return answer;
   }
 
@@ -133,7 +135,7 @@ export class RunnerPool {
         signal: ctl.signal,
       });
       const res = await fetcherFor(this.env, target)(req);
-      return { kind: "response", res };
+      return { kind: "response", res: await firstByte(res, ctl.signal) };
     } catch (e) {
       if (ctl.signal.aborted && !signal?.aborted)
         return { kind: "timeout", reason: `no answer within ${this.cfg.runner.timeoutMs} ms` };
@@ -173,6 +175,7 @@ export class RunnerPool {
             latency_ms: Date.now() - started,
             variants,
             model: body?.model,
+            limits: body?.limits,
           };
         } catch (e) {
           markDown(t);
@@ -192,7 +195,7 @@ export class RunnerPool {
   }
 }
 
-type HealthBody = { status?: string; variants?: string[]; model?: unknown };
+type HealthBody = { status?: string; variants?: string[]; model?: unknown; limits?: unknown };
 export type TargetHealth = {
   name: string;
   kind: Target["kind"];
@@ -202,6 +205,7 @@ export type TargetHealth = {
   latency_ms: number;
   variants: string[];
   model?: unknown;
+  limits?: unknown; // a runner's "limits" (runner/served.ts reads them)
 };
 
 function markDown(t: Target) {
@@ -218,8 +222,42 @@ export function retryAfterMs(h: string | null): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Turns a runner's 4xx into the client's error, keeping its message and param. */
-export async function runnerError(res: Response, target: Target): Promise<ApiError> {
+/** A stream, once its first bytes have come: a runner that dies before them fails over to the next target
+ *  (the read throws, inside the attempt's timeout). After them, nothing is replayed (the client has the
+ *  bytes): a break is the client's error event (openai/sse.ts). So: failover before the first byte only. */
+async function firstByte(res: Response, signal: AbortSignal): Promise<Response> {
+  if (!res.ok || !res.body || !res.headers.get("content-type")?.includes("text/event-stream")) return res;
+  const reader = res.body.getReader();
+  const aborted = new Promise<never>((_, reject) => {
+    const stop = () => (reader.cancel().catch(() => undefined), reject(new Error("aborted")));
+    if (signal.aborted) stop();
+    else signal.addEventListener("abort", stop, { once: true });
+  });
+  aborted.catch(() => undefined); // only the race below reads it
+  const first = await Promise.race([reader.read(), aborted]);
+  if (first.done) throw new Error("the stream ended before its first byte");
+  const rest = new ReadableStream<Uint8Array>({
+    start: (ctl) => ctl.enqueue(first.value),
+    async pull(ctl) {
+      const next = await reader.read();
+      if (next.done) ctl.close();
+      else ctl.enqueue(next.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Response(rest, { status: res.status, headers: res.headers });
+}
+
+// The runner names its own fields ("requests[0].max_tokens"); the client sent "max_tokens".
+const dropRow = (f: string) => f.replace(/^requests\[\d+\]\./, "");
+
+/** Turns a runner's 4xx into the client's error, keeping its message; with `field`, the runner's field names
+ *  (in the param and the message) become the client's. */
+export async function runnerError(
+  res: Response,
+  target: Target,
+  field?: (runnerField: string) => string,
+): Promise<ApiError> {
   const text = await res.text();
   let e: { type?: string; message?: string; param?: string } = {};
   try {
@@ -229,9 +267,9 @@ export async function runnerError(res: Response, target: Target): Promise<ApiErr
     e = { message: text.slice(0, 500) };
   }
   const status = (res.status >= 400 && res.status < 600 ? res.status : 502) as ContentfulStatusCode;
-  return new ApiError(status, e.message ?? `runner ${target.name} answered HTTP ${res.status}`, {
+  const message = e.message ?? `runner ${target.name} answered HTTP ${res.status}`;
+  return new ApiError(status, field ? message.replace(/\b(requests|echo)\[\d+\](\.\w+)?/g, field) : message, {
     type: e.type,
-    // The runner names its own fields ("requests[0].max_tokens"); the client sent "max_tokens".
-    param: e.param?.replace(/^requests\[\d+\]\./, "") ?? null,
+    param: e.param ? (field ?? dropRow)(e.param) : null,
   });
 }

@@ -35,6 +35,8 @@ const text = z.string().min(1, "must not be empty");
 export const stop = z.union([text, z.array(text).max(MAX_STOP, `must be at most ${MAX_STOP} strings`)]);
 export const seed = between(0, MAX_SEED, true);
 export const message = z.object({ role: z.string(), content: z.string() });
+// Opt-in, off by default: true parses special-token strings in the row's text as control tokens.
+export const specialTokens = z.boolean().optional();
 
 export const GenerateRow = z
   .object({
@@ -48,6 +50,7 @@ export const GenerateRow = z
     stop: stop.nullish(),
     add_bos: z.boolean().nullish(),
     logprobs: between(0, MAX_TOP_LOGPROBS, true).nullish(),
+    parse_special_tokens: specialTokens,
   })
   .refine((r) => (r.prompt == null) !== (r.messages == null), {
     message: "give exactly one of 'prompt' or 'messages'",
@@ -61,14 +64,24 @@ export const GenerateRequest = z.object({ requests: rows(GenerateRow), stream: z
 
 export const ScoreRequest = z
   .object({
-    requests: rows(z.object({ variant: variant.optional(), context: z.string(), continuation: z.string() })),
-    rolling: rows(z.object({ variant: variant.optional(), text: z.string() })),
+    requests: rows(
+      z.object({
+        variant: variant.optional(),
+        context: z.string(),
+        continuation: z.string(),
+        parse_special_tokens: specialTokens,
+      }),
+    ),
+    rolling: rows(
+      z.object({ variant: variant.optional(), text: z.string(), parse_special_tokens: specialTokens }),
+    ),
     echo: rows(
       z.object({
         variant: variant.optional(),
         prompt: z.union([z.string(), z.array(tokenId)]),
         top_logprobs: between(0, MAX_TOP_LOGPROBS, true).optional(),
         add_bos: z.boolean().nullish(),
+        parse_special_tokens: specialTokens,
       }),
     ),
   })
@@ -77,7 +90,11 @@ export const ScoreRequest = z
     message: "give exactly one of 'requests', 'rolling' or 'echo'",
   });
 
-export const TokenizeRequest = z.object({ text: z.string(), add_bos: z.boolean().optional() });
+export const TokenizeRequest = z.object({
+  text: z.string(),
+  add_bos: z.boolean().optional(),
+  parse_special_tokens: specialTokens,
+});
 export const DetokenizeRequest = z.object({ tokens: z.array(tokenId) });
 export const MassiveQuery = z.object({
   prompt: z.string().optional(),

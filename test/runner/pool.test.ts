@@ -97,20 +97,22 @@ describe("runner pool (fake runner failing on purpose)", () => {
 
   it("passes a runner's 4xx through with its message and param, without failover", async () => {
     const key = await newKey();
-    const env = {
-      ...targets({ name: "ok-g", url: "http://ok.g.runner" }, { name: "ok-g2", url: "http://ok.g2.runner" }),
-      KEY_MAX_TOKENS: "4096", // past the fake runner's own cap (1000)
-    };
+    const env = targets(
+      { name: "ok-g", url: "http://ok.g.runner" },
+      { name: "ok-g2", url: "http://ok.g2.runner" },
+    );
+    // Only the runner counts a text prompt's tokens (the gateway checks max_tokens against its /health first).
+    const long = [{ role: "user", content: "x".repeat(3000) }];
     const res = await call("/v1/chat/completions", {
-      body: { ...body, max_tokens: 1500 },
+      body: { ...body, messages: long },
       env,
       headers: { authorization: `Bearer ${key}` },
     });
-    expect(res.status).toBe(422);
+    expect(res.status).toBe(413);
     expect(((await res.json()) as any).error).toMatchObject({
-      type: "invalid_value_error",
-      param: "max_tokens",
-      message: "max_tokens must be at most 1000 (this runner's --max-tokens)",
+      type: "request_too_large",
+      param: "messages", // the runner's "requests[0]", in the client's words
+      message: "messages has 3001 prompt tokens; at most 2048",
     });
     expect(await gen("ok.g2.runner")).toBe(0);
   });
