@@ -93,6 +93,8 @@ app.onError(renderError);
 app.notFound(notFound);
 
 export { RunnerContainer } from "./container";
+// The Hono app itself, for tests that read its route table.
+export { app };
 // HTTP, the campaign queues' consumer (src/campaigns/consumer.ts) and the cron trigger (src/campaigns/cron.ts).
 export default {
   fetch: app.fetch,

@@ -5,7 +5,7 @@
 // adapters, and no variant outside DEMO_VARIANTS.
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import app from "../src/index";
+import { app } from "../src/index";
 import { ADMIN, call, newKey, runnerCalls } from "./helpers";
 
 /** Every (method, path) the app serves, as Hono registered them; middleware entries (method ALL) left out. */
