@@ -1,0 +1,268 @@
+"""Decoding over a static, preallocated KV cache: one slot per running row, fixed shapes, CUDA graphs.
+
+The dynamic path (engine.py) grows a DynamicCache by one column per step and copies it whole when rows
+join or leave, so every step is a new shape and Python launches every kernel. Here, as gpt-fast and vLLM
+do, each layer owns K and V of shape [N, Hkv, S_max, Dh] allocated once; a row holds one slot for its whole
+life (no copies when others join or leave), writes its step's key at its own position, and attends to the
+first S columns of its slot under a mask `column <= position`. A decode step then depends only on the
+bucket (B = a power of two covering the highest occupied slot, S = a power of two covering the longest
+row), so on CUDA each bucket is captured once as a CUDA graph and replayed (torch.cuda.CUDAGraph).
+
+The decode step is written here for the Llama-shaped families (Llama, Mistral without a window, Qwen-2/3),
+calling the model's own modules (norms, projections, rotary table, MLP), so adapters' MultiLoraLinear and the
+FFN mask hooks act exactly as in the dynamic path. Prefill stays dynamic (engine.prefill): its cache is
+copied into the new rows' slots. Per-row variant state lives on the device in fixed buffers (keep[layer]
+[N, d_ff], adapter index [N]) written only when a row joins, so a mixed batch costs what a base one does.
+
+Shapes: N slots, B bucket rows, S bucket columns, H query heads, Hkv key/value heads, G = H / Hkv, Dh.
+"""
+
+from __future__ import annotations
+
+import heapq
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+
+from .engine import Batch, Engine
+from .variants import Plan
+
+FAMILIES = ("llama", "mistral", "qwen2", "qwen3")  # Llama-shaped: what step() below computes
+
+
+def supports(loaded) -> bool:
+    cfg = loaded.model.config
+    windowed = getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True)
+    return loaded.family in FAMILIES and not windowed
+
+
+def slot_decoder(engine: Engine, cfg, max_context: int) -> SlotDecoder | None:
+    """The static decoder `cfg.decode` asks for (captured now when graphs are on), or None."""
+    loaded = engine.loaded
+    if cfg.decode == "dynamic" or (cfg.decode == "auto" and loaded.device.type != "cuda"):
+        return None
+    if not supports(loaded):
+        if cfg.decode == "static":
+            raise ValueError(f"decode=static serves {', '.join(FAMILIES)} without a sliding window")
+        return None
+    max_len = min(max_context, cfg.max_prompt_tokens + cfg.max_tokens)
+    slots = SlotDecoder(engine, cfg.max_batch_rows, max_len, graphs=None if cfg.cuda_graphs else False)
+    slots.capture_all()
+    return slots
+
+
+def bucket(n: int, floor: int = 1) -> int:
+    """The smallest power of two >= max(n, floor)."""
+    return max(floor, 1 << max(0, n - 1).bit_length())
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+class SlotDecoder:
+    """The static cache of one model and the rows occupying it. Used like engine.py's Batch: join() the
+    rows of a prefilled Batch, step() one token per row (rows in join order), keep() the ones that go on."""
+
+    S_FLOOR = 64  # smallest column bucket: fewer, larger graphs
+
+    def __init__(self, engine: Engine, slots: int, max_len: int, graphs: bool | None = None):
+        loaded = engine.loaded
+        cfg = loaded.model.config
+        self.engine, self.loaded, self.adapters = engine, loaded, engine.adapters
+        self.N, self.S_max = slots, bucket(max_len, self.S_FLOOR)
+        attn = loaded.layers[0].self_attn
+        self.H, self.Dh = cfg.num_attention_heads, attn.head_dim
+        self.Hkv = getattr(cfg, "num_key_value_heads", None) or self.H
+        dev, dt = loaded.device, loaded.dtype
+        shape = (self.N, self.Hkv, self.S_max, self.Dh)
+        self.k = [torch.zeros(shape, device=dev, dtype=dt) for _ in loaded.layers]
+        self.v = [torch.zeros(shape, device=dev, dtype=dt) for _ in loaded.layers]
+        self.ids = torch.zeros(self.N, dtype=torch.long, device=dev)  # [N] token fed at this step
+        self.pos = torch.zeros(self.N, dtype=torch.long, device=dev)  # [N] its position = its column
+        self.host = torch.zeros(2, self.N, dtype=torch.long)  # ids and pos, staged for one copy per step
+        if dev.type == "cuda":
+            self.host = self.host.pin_memory()
+        self.keep: dict[int, torch.Tensor] = {}  # layer -> [N, 1, d_ff] FFN mask per slot
+        self.adapter_index = torch.zeros(self.N, dtype=torch.long, device=dev)  # [N] 0 = base
+        self.order = None  # [len(self)] running rows' slots on the device; None when they are 0..n-1
+        self.free = list(range(self.N))  # a heap: a joining row takes the lowest free slot
+        self.slot_of: list[int] = []  # running rows in join order -> their slot
+        self.length: list[int] = [0] * self.N  # tokens cached per slot (host copy of pos)
+        self.graphs_on = dev.type == "cuda" if graphs is None else graphs
+        self.graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+        self.pool = None
+        self.adapters_seen = len(self.adapters.numbers)
+
+    def __len__(self) -> int:
+        return len(self.slot_of)
+
+    # --- rows joining and leaving -------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def join(self, batch: Batch) -> None:
+        """Move the rows of a prefilled Batch into free slots: row b's cached columns (after its left
+        padding) become columns [0, L_b) of its slot; its variant goes into the slot's device buffers."""
+        if len(batch.plans) > len(self.free):
+            raise RuntimeError(f"{len(batch.plans)} rows join but only {len(self.free)} slots are free")
+        T = batch.mask.shape[1]
+        lengths = batch.mask.sum(-1).tolist()
+        for b, (plan, L) in enumerate(zip(batch.plans, lengths)):
+            if L + 1 > self.S_max:
+                raise RuntimeError(f"a row of {L} tokens does not fit a slot of {self.S_max} columns")
+            s = heapq.heappop(self.free)
+            for layer, kv in enumerate(batch.cache.layers):
+                self.k[layer][s, :, :L] = kv.keys[b, :, T - L :]
+                self.v[layer][s, :, :L] = kv.values[b, :, T - L :]
+            self._set_plan(s, plan)
+            self.length[s] = L
+            self.slot_of.append(s)
+        self._reorder()
+
+    def keep_rows(self, keep: list[int]) -> None:
+        """Only running rows `keep` (indices in join order) go on; the others' slots become free."""
+        kept = set(keep)
+        for i, s in enumerate(self.slot_of):
+            if i not in kept:
+                heapq.heappush(self.free, s)
+        self.slot_of = [self.slot_of[i] for i in keep]
+        self._reorder()
+
+    def _reorder(self) -> None:
+        n = len(self.slot_of)
+        contiguous = self.slot_of == list(range(n))
+        self.order = None if contiguous else torch.tensor(self.slot_of, device=self.loaded.device)
+
+    def _set_plan(self, s: int, plan: Plan) -> None:
+        keep = {}
+        for m in plan.masks:
+            d_ff = self.loaded.ffn(m.layer).d_ff
+            keep[m.layer] = keep.get(m.layer, torch.ones(d_ff)) * m.keep(d_ff)
+        if set(keep) - set(self.keep):  # a layer no plan masked before: new buffers, new graphs
+            for layer in set(keep) - set(self.keep):
+                d_ff = self.loaded.ffn(layer).d_ff
+                self.keep[layer] = torch.ones(
+                    self.N, 1, d_ff, device=self.loaded.device, dtype=self.loaded.dtype
+                )
+            self.graphs.clear()
+        for layer, buf in self.keep.items():
+            buf[s, 0] = keep[layer].to(buf) if layer in keep else 1.0
+        self.adapter_index[s] = self.adapters.index_of(plan.adapter)
+
+    # --- one decode step ----------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def step(self, tokens: list[int]) -> torch.Tensor:
+        """Feed each running row its token; the next-token logits [len(self), V] (rows in join order)."""
+        for s, t in zip(self.slot_of, tokens):
+            self.host[0, s], self.host[1, s] = t, self.length[s]
+            self.length[s] += 1
+        if max(self.length[s] for s in self.slot_of) > self.S_max:
+            raise RuntimeError(f"a row outgrew its slot of {self.S_max} columns")
+        self.ids.copy_(self.host[0], non_blocking=True)
+        self.pos.copy_(self.host[1], non_blocking=True)
+        B = bucket(max(self.slot_of) + 1)
+        S = bucket(max(self.length[s] for s in self.slot_of), self.S_FLOOR)
+        logits = self._run(B, S)  # [B, V]
+        rows = logits[: len(self.slot_of)] if self.order is None else logits.index_select(0, self.order)
+        return rows.float()  # [len(self), V]
+
+    def _run(self, B: int, S: int) -> torch.Tensor:
+        if len(self.adapters.numbers) != self.adapters_seen:  # an adapter loaded: new modules, new graphs
+            self.adapters_seen = len(self.adapters.numbers)
+            self.graphs.clear()
+        if not self.graphs_on:
+            return self._forward(B, S)
+        if (B, S) not in self.graphs:
+            self.graphs[(B, S)] = self._capture(B, S)
+        graph, out = self.graphs[(B, S)]
+        graph.replay()
+        return out
+
+    @torch.inference_mode()
+    def capture_all(self) -> int:
+        """Capture every (B, S) bucket now, largest first (they share one memory pool), so no request
+        meets an uncaptured shape. Returns how many graphs exist."""
+        if self.graphs_on:
+            Bs = [b for b in (1 << i for i in range(12)) if b <= bucket(self.N)]
+            Ss = [s for s in (self.S_FLOOR << i for i in range(16)) if s <= self.S_max]
+            for B in reversed(Bs):
+                for S in reversed(Ss):
+                    if (B, S) not in self.graphs:
+                        self.graphs[(B, S)] = self._capture(B, S)
+        return len(self.graphs)
+
+    def _capture(self, B: int, S: int):
+        # the warm-up runs on a side stream, as torch.cuda.graphs' docs ask; it writes slots' columns
+        # at their current positions, which the real step rewrites before reading them
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            self._forward(B, S)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=self.pool):
+            out = self._forward(B, S)
+        self.pool = graph.pool()
+        return graph, out
+
+    def _forward(self, B: int, S: int) -> torch.Tensor:
+        """The decode step over slots [0, B) and columns [0, S): only fixed-shape, sync-free work, so it
+        can be captured. Rows in unused slots compute garbage that no one reads."""
+        model = self.loaded.model.model
+        ids, pos = self.ids[:B], self.pos[:B]
+        x = model.embed_tokens(ids[:, None])  # [B, 1, D]
+        cos, sin = model.rotary_emb(x, pos[:, None])  # [B, 1, Dh]
+        cos, sin = cos[:, None], sin[:, None]  # [B, 1, 1, Dh]: broadcast over heads
+        visible = (torch.arange(S, device=pos.device) <= pos[:, None])[:, None, None, :]  # [B, 1, 1, S]
+        rows = torch.arange(B, device=pos.device)
+        with self._variants(B):
+            for layer, block in enumerate(model.layers):
+                x = x + self._attend(
+                    block.self_attn, block.input_layernorm(x), layer, rows, pos, cos, sin, visible, S
+                )
+                x = x + block.mlp(block.post_attention_layernorm(x))
+            x = model.norm(x)
+        return self.loaded.model.lm_head(x)[:, 0]  # [B, V]
+
+    def _attend(self, attn, h, layer, rows, pos, cos, sin, visible, S):
+        B = h.shape[0]
+        q = attn.q_proj(h).view(B, 1, self.H, self.Dh)
+        k = attn.k_proj(h).view(B, 1, self.Hkv, self.Dh)
+        v = attn.v_proj(h).view(B, 1, self.Hkv, self.Dh)
+        if hasattr(attn, "q_norm"):  # Qwen-3 norms q and k per head
+            q, k = attn.q_norm(q), attn.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)  # [B, H, 1, Dh], [B, Hkv, 1, Dh]
+        q = q * cos + _rotate_half(q) * sin
+        k = k * cos + _rotate_half(k) * sin
+        self.k[layer][rows, :, pos] = k[:, :, 0]  # each row writes its own column
+        self.v[layer][rows, :, pos] = v[:, 0]
+        keys, values = self.k[layer][:B, :, :S], self.v[layer][:B, :, :S]  # [B, Hkv, S, Dh]
+        # grouped-query attention without copying K/V: a kv head's G query heads act as G query positions
+        q = q.reshape(B, self.Hkv, self.H // self.Hkv, self.Dh)  # [B, Hkv, G, Dh]
+        o = F.scaled_dot_product_attention(q, keys, values, attn_mask=visible, scale=attn.scaling)
+        return attn.o_proj(o.reshape(B, 1, self.H * self.Dh))  # [B, Hkv, G, Dh] -> [B, 1, D]
+
+    @contextmanager
+    def _variants(self, B: int):
+        """FFN masks from the slots' keep buffers and adapters by the slots' adapter index, for rows [0, B)."""
+        hooks = [
+            self.loaded.ffn(layer).down.register_forward_pre_hook(_masker(buf[:B]))
+            for layer, buf in self.keep.items()
+        ]
+        self.adapters.active.index = self.adapter_index[:B]
+        try:
+            yield
+        finally:
+            self.adapters.active.index = None
+            for h in hooks:
+                h.remove()
+
+
+def _masker(keep: torch.Tensor):
+    def hook(_module, args):
+        return (args[0] * keep,) + tuple(args[1:])
+
+    return hook
