@@ -20,6 +20,7 @@ const sampling = {
   top_p: between(0, 1).nullish(),
   seed: seed.nullish(),
   stop: stop.nullish(),
+  ignore_eos: z.boolean().nullish(), // vLLM's: go on past EOS (fixed-length benchmarks)
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().nullish(),
@@ -33,6 +34,7 @@ type Sampling = {
   top_p?: number | null;
   seed?: number | null;
   stop?: string | string[] | null;
+  ignore_eos?: boolean | null;
 };
 
 /** The sampling fields as a runner row takes them, with this route's defaults (OpenAI's: temperature 1). */
@@ -42,6 +44,7 @@ export function samplingRow(b: Sampling, defaults: { temperature: number; seed?:
     top_p: b.top_p ?? 1,
     seed: b.seed ?? defaults.seed,
     stop: b.stop ?? undefined,
+    ignore_eos: b.ignore_eos ?? undefined,
   };
 }
 

@@ -150,6 +150,7 @@ class Runner:
                     seed=r.seed,
                     stop=r.stops(),
                     logprobs=r.logprobs,
+                    ignore_eos=r.ignore_eos,
                 )
             )
         generation = Generation(rows)

@@ -98,6 +98,9 @@ class GenerateRow(Wire):
     logprobs: Annotated[int, Field(ge=0, le=MAX_TOP_LOGPROBS)] | None = Field(
         None, description="absent: none; n: the chosen token's and n alternatives"
     )
+    ignore_eos: bool = Field(
+        False, description="go on past EOS until max_tokens or a stop string (as vLLM's)"
+    )
 
     @model_validator(mode="after")
     def _one_input(self):

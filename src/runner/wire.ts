@@ -48,6 +48,7 @@ export const GenerateRow = z
     stop: stop.nullish(),
     add_bos: z.boolean().nullish(),
     logprobs: between(0, MAX_TOP_LOGPROBS, true).nullish(),
+    ignore_eos: z.boolean().optional(),
   })
   .refine((r) => (r.prompt == null) !== (r.messages == null), {
     message: "give exactly one of 'prompt' or 'messages'",
