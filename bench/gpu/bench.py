@@ -212,7 +212,7 @@ def prefill_rate(r, n: int) -> dict:
     return {"rows": n, "tokens": n * PROMPT, "s_median": s, "tok_s": n * PROMPT / s}
 
 
-def step_gpu_time(r, B: int, S: int) -> dict:
+def step_gpu_time(r, B: int, S: int, lora: bool = False) -> dict:
     """GPU time of one captured decode step (graph replay, CUDA events, median of 50)."""
     slots = r.slots
 
@@ -221,14 +221,37 @@ def step_gpu_time(r, B: int, S: int) -> dict:
         for _ in range(55):
             a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             a.record()
-            slots._run(B, S)
+            slots._run(B, S, lora)
             b.record()
             b.synchronize()
             times.append(a.elapsed_time(b))
         return statistics.median(times[5:])
 
     ms = r.scheduler.call(run).result()
-    return {"B": B, "S": S, "ms": ms, "tok_s": B * 1e3 / ms}
+    return {"B": B, "S": S, "lora": lora, "ms": ms, "tok_s": B * 1e3 / ms}
+
+
+def kernels_per_step(r, B: int, S: int, lora: bool) -> dict:
+    """How many kernels one decode step launches (the step run op by op under torch.profiler), and their
+    summed GPU time: the graph replays the same kernels."""
+    from torch.profiler import ProfilerActivity, profile
+
+    def run():
+        r.slots._forward(B, S, lora)
+        sync()
+        with torch.inference_mode(), profile(activities=[ProfilerActivity.CUDA]) as prof:
+            r.slots._forward(B, S, lora)
+            sync()
+        kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+        return {
+            "B": B,
+            "S": S,
+            "lora": lora,
+            "kernels": len(kernels),
+            "kernel_ms": sum(e.device_time for e in kernels) / 1e3,
+        }
+
+    return r.scheduler.call(run).result()
 
 
 class Report:
@@ -315,6 +338,9 @@ def main() -> int:
     for n in (1, 8, 64) if gpu else (1,):
         rep.section(f"hf_eager_{n}", hf_generate, loaded.model, n, seed=n, repeats=2)
 
+    if gpu:  # generate() compiles the forward itself (reduce-overhead, fullgraph) when the cache is static
+        rep.section("hf_compiled_1", hf_generate, loaded.model, 1, seed=1, static=True, repeats=3)
+        rep.put("hf_compiled_evidence", {"model._compiled_call": hasattr(loaded.model, "_compiled_call")})
     ad = os.path.join(args.out if args.quick else "/tmp", "adapters")
     write_lora(f"{ad}/lora16", loaded.model.config, rank=16 if gpu else 4)
     r, start_s = runner_over(loaded, ad, "static" if gpu else "static", 64 if gpu else 4)
@@ -340,8 +366,10 @@ def main() -> int:
     rep.section("prefill_1", prefill_rate, r, 1)
     rep.section(f"prefill_{STREAMS[-1]}", prefill_rate, r, STREAMS[-1])
     if gpu:
-        for B, S in ((1, 64), (1, 512), (64, 512)):
-            rep.section(f"step_{B}x{S}", step_gpu_time, r, B, S)
+        for B, S, lora in ((1, 64, False), (1, 512, False), (64, 512, False), (1, 64, True), (64, 512, True)):
+            rep.section(f"step_{B}x{S}{'_lora' if lora else ''}", step_gpu_time, r, B, S, lora)
+        rep.section("kernels_1x64", kernels_per_step, r, 1, 64, False)
+        rep.section("kernels_1x64_lora", kernels_per_step, r, 1, 64, True)
     r.close()
     del r
     if gpu and time.perf_counter() - rep.t0 < args.budget_s - 120:
@@ -349,10 +377,6 @@ def main() -> int:
         rep.section("dynamic_1", streams, d, 1, seed=1)
         rep.section("dynamic_64", streams, d, 64, seed=64)
         d.close()
-    if gpu and time.perf_counter() - rep.t0 < args.budget_s - 200:
-        m = loaded.model
-        m.forward = torch.compile(m.forward, mode="reduce-overhead", fullgraph=True)
-        rep.section("hf_compiled_1", hf_generate, m, 1, seed=1, static=True, repeats=3)
     from table import write_table  # noqa: E402  (beside this file)
 
     write_table(rep.data, f"{args.out}/table.md")

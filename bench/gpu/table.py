@@ -56,9 +56,11 @@ def write_table(d: dict, path: str) -> str:
         lines.append(
             f"| prefill tok/s, {n} row{'s' if n > 1 else ''} of 32 tokens | {_f(get(f'prefill_{n}', 'tok_s'))} | | | |"
         )
-    for B, S in ((1, 64), (1, 512), (64, 512)):
+    for B, S, lora in ((1, 64, ""), (1, 512, ""), (64, 512, ""), (1, 64, "_lora"), (64, 512, "_lora")):
+        what = ", LoRA graph" if lora else ""
         lines.append(
-            f"| GPU time of one decode step, {B} rows x {S} columns (graph replay), ms | {_f(get(f'step_{B}x{S}', 'ms'), 2)} | | | |"
+            f"| GPU time of one decode step, {B} rows x {S} columns{what} (graph replay), ms "
+            f"| {_f(get(f'step_{B}x{S}{lora}', 'ms'), 2)} | | | |"
         )
     lines.append(
         f"| no warm-up cliff: first request / steady, 1 stream tok/s | {_f(get('cold_1', 'tok_s'))} / "

@@ -52,7 +52,8 @@ class Runner:
                     self.registry.add(Variant(name, adapter=name, description=f"adapter {name}"))
         self.metrics = Metrics()
         self.engine = Engine(self.loaded, self.adapters, self.tokens.pad_id)
-        self.slots = slot_decoder(self.engine, cfg, self.max_context)
+        masked = [v.ffn_mask.layer for v in self.registry.variants.values() if v.ffn_mask]
+        self.slots = slot_decoder(self.engine, cfg, self.max_context, masked)
         self.scheduler = Scheduler(self.engine, self.tokens, self.max_context, cfg, self.metrics, self.slots)
         self.load_seconds = time.perf_counter() - t0
 

@@ -6,7 +6,9 @@ do, each layer owns K and V of shape [N, Hkv, S_max, Dh] allocated once; a row h
 life (no copies when others join or leave), writes its step's key at its own position, and attends to the
 first S columns of its slot under a mask `column <= position`. A decode step then depends only on the
 bucket (B = a power of two covering the highest occupied slot, S = a power of two covering the longest
-row), so on CUDA each bucket is captured once as a CUDA graph and replayed (torch.cuda.CUDAGraph).
+row, and whether any row runs an adapter), so on CUDA each bucket is captured once as a CUDA graph and
+replayed (torch.cuda.CUDAGraph). A batch without adapter rows replays a graph without the adapters'
+kernels: ~1,100 small launches on an 8B model with a LoRA on every projection.
 
 The decode step is written here for the Llama-shaped families (Llama, Mistral without a window, Qwen-2/3),
 calling the model's own modules (norms, projections, rotary table, MLP), so adapters' MultiLoraLinear and the
@@ -20,6 +22,7 @@ Shapes: N slots, B bucket rows, S bucket columns, H query heads, Hkv key/value h
 from __future__ import annotations
 
 import heapq
+import itertools
 from contextlib import contextmanager
 
 import torch
@@ -37,8 +40,9 @@ def supports(loaded) -> bool:
     return loaded.family in FAMILIES and not windowed
 
 
-def slot_decoder(engine: Engine, cfg, max_context: int) -> SlotDecoder | None:
-    """The static decoder `cfg.decode` asks for (captured now when graphs are on), or None."""
+def slot_decoder(engine: Engine, cfg, max_context: int, mask_layers=()) -> SlotDecoder | None:
+    """The static decoder `cfg.decode` asks for (captured now when graphs are on), or None. `mask_layers`:
+    the layers the registered variants mask, whose per-slot mask buffers exist from the start."""
     loaded = engine.loaded
     if cfg.decode == "dynamic" or (cfg.decode == "auto" and loaded.device.type != "cuda"):
         return None
@@ -48,6 +52,8 @@ def slot_decoder(engine: Engine, cfg, max_context: int) -> SlotDecoder | None:
         return None
     max_len = min(max_context, cfg.max_prompt_tokens + cfg.max_tokens)
     slots = SlotDecoder(engine, cfg.max_batch_rows, max_len, graphs=None if cfg.cuda_graphs else False)
+    for layer in sorted(set(mask_layers)):
+        slots.mask_layer(layer)
     slots.capture_all()
     return slots
 
@@ -87,12 +93,13 @@ class SlotDecoder:
             self.host = self.host.pin_memory()
         self.keep: dict[int, torch.Tensor] = {}  # layer -> [N, 1, d_ff] FFN mask per slot
         self.adapter_index = torch.zeros(self.N, dtype=torch.long, device=dev)  # [N] 0 = base
+        self.adapter_of = [0] * self.N  # host copy of adapter_index
         self.order = None  # [len(self)] running rows' slots on the device; None when they are 0..n-1
         self.free = list(range(self.N))  # a heap: a joining row takes the lowest free slot
         self.slot_of: list[int] = []  # running rows in join order -> their slot
         self.length: list[int] = [0] * self.N  # tokens cached per slot (host copy of pos)
         self.graphs_on = dev.type == "cuda" if graphs is None else graphs
-        self.graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+        self.graphs: dict[tuple[int, int, bool], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self.pool = None
         self.adapters_seen = len(self.adapters.numbers)
 
@@ -140,16 +147,22 @@ class SlotDecoder:
         for m in plan.masks:
             d_ff = self.loaded.ffn(m.layer).d_ff
             keep[m.layer] = keep.get(m.layer, torch.ones(d_ff)) * m.keep(d_ff)
-        if set(keep) - set(self.keep):  # a layer no plan masked before: new buffers, new graphs
-            for layer in set(keep) - set(self.keep):
-                d_ff = self.loaded.ffn(layer).d_ff
-                self.keep[layer] = torch.ones(
-                    self.N, 1, d_ff, device=self.loaded.device, dtype=self.loaded.dtype
-                )
-            self.graphs.clear()
+        for layer in sorted(set(keep) - set(self.keep)):  # a layer no variant masked before
+            self.mask_layer(layer)
         for layer, buf in self.keep.items():
             buf[s, 0] = keep[layer].to(buf) if layer in keep else 1.0
-        self.adapter_index[s] = self.adapters.index_of(plan.adapter)
+        self.adapter_of[s] = self.adapters.index_of(plan.adapter)
+        self.adapter_index[s] = self.adapter_of[s]
+
+    def mask_layer(self, layer: int) -> None:
+        """Give `layer` a per-slot FFN mask buffer (all ones: no row masked). The graphs captured
+        without it are dropped; the next steps capture new ones."""
+        d_ff = self.loaded.ffn(layer).d_ff
+        self.keep[layer] = torch.ones(self.N, 1, d_ff, device=self.loaded.device, dtype=self.loaded.dtype)
+        self._drop_graphs()
+
+    def _drop_graphs(self) -> None:
+        self.graphs, self.pool = {}, None  # a pool whose graphs are all gone cannot take new ones
 
     # --- one decode step ----------------------------------------------------------------------------
 
@@ -165,50 +178,51 @@ class SlotDecoder:
         self.pos.copy_(self.host[1], non_blocking=True)
         B = bucket(max(self.slot_of) + 1)
         S = bucket(max(self.length[s] for s in self.slot_of), self.S_FLOOR)
-        logits = self._run(B, S)  # [B, V]
+        lora = any(self.adapter_of[s] for s in self.slot_of)
+        logits = self._run(B, S, lora)  # [B, V]
         rows = logits[: len(self.slot_of)] if self.order is None else logits.index_select(0, self.order)
         return rows.float()  # [len(self), V]
 
-    def _run(self, B: int, S: int) -> torch.Tensor:
+    def _run(self, B: int, S: int, lora: bool = False) -> torch.Tensor:
         if len(self.adapters.numbers) != self.adapters_seen:  # an adapter loaded: new modules, new graphs
             self.adapters_seen = len(self.adapters.numbers)
-            self.graphs.clear()
+            self._drop_graphs()
         if not self.graphs_on:
-            return self._forward(B, S)
-        if (B, S) not in self.graphs:
-            self.graphs[(B, S)] = self._capture(B, S)
-        graph, out = self.graphs[(B, S)]
+            return self._forward(B, S, lora)
+        if (B, S, lora) not in self.graphs:
+            self.graphs[(B, S, lora)] = self._capture(B, S, lora)
+        graph, out = self.graphs[(B, S, lora)]
         graph.replay()
         return out
 
     @torch.inference_mode()
     def capture_all(self) -> int:
-        """Capture every (B, S) bucket now, largest first (they share one memory pool), so no request
-        meets an uncaptured shape. Returns how many graphs exist."""
+        """Capture every (B, S, lora) bucket now, largest first (they share one memory pool), so no
+        request meets an uncaptured shape. Returns how many graphs exist."""
         if self.graphs_on:
             Bs = [b for b in (1 << i for i in range(12)) if b <= bucket(self.N)]
             Ss = [s for s in (self.S_FLOOR << i for i in range(16)) if s <= self.S_max]
-            for B in reversed(Bs):
-                for S in reversed(Ss):
-                    if (B, S) not in self.graphs:
-                        self.graphs[(B, S)] = self._capture(B, S)
+            loras = (False, True) if self.adapters.numbers else (False,)
+            for key in itertools.product(reversed(Bs), reversed(Ss), loras):
+                if key not in self.graphs:
+                    self.graphs[key] = self._capture(*key)
         return len(self.graphs)
 
-    def _capture(self, B: int, S: int):
+    def _capture(self, B: int, S: int, lora: bool):
         # the warm-up runs on a side stream, as torch.cuda.graphs' docs ask; it writes slots' columns
         # at their current positions, which the real step rewrites before reading them
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            self._forward(B, S)
+            self._forward(B, S, lora)
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=self.pool):
-            out = self._forward(B, S)
+            out = self._forward(B, S, lora)
         self.pool = graph.pool()
         return graph, out
 
-    def _forward(self, B: int, S: int) -> torch.Tensor:
+    def _forward(self, B: int, S: int, lora: bool) -> torch.Tensor:
         """The decode step over slots [0, B) and columns [0, S): only fixed-shape, sync-free work, so it
         can be captured. Rows in unused slots compute garbage that no one reads."""
         model = self.loaded.model.model
@@ -218,7 +232,7 @@ class SlotDecoder:
         cos, sin = cos[:, None], sin[:, None]  # [B, 1, 1, Dh]: broadcast over heads
         visible = (torch.arange(S, device=pos.device) <= pos[:, None])[:, None, None, :]  # [B, 1, 1, S]
         rows = torch.arange(B, device=pos.device)
-        with self._variants(B):
+        with self._variants(B, lora):
             for layer, block in enumerate(model.layers):
                 x = x + self._attend(
                     block.self_attn, block.input_layernorm(x), layer, rows, pos, cos, sin, visible, S
@@ -246,13 +260,14 @@ class SlotDecoder:
         return attn.o_proj(o.reshape(B, 1, self.H * self.Dh))  # [B, Hkv, G, Dh] -> [B, 1, D]
 
     @contextmanager
-    def _variants(self, B: int):
-        """FFN masks from the slots' keep buffers and adapters by the slots' adapter index, for rows [0, B)."""
+    def _variants(self, B: int, lora: bool):
+        """FFN masks from the slots' keep buffers and (`lora`) adapters by the slots' adapter index, for
+        rows [0, B)."""
         hooks = [
             self.loaded.ffn(layer).down.register_forward_pre_hook(_masker(buf[:B]))
             for layer, buf in self.keep.items()
         ]
-        self.adapters.active.index = self.adapter_index[:B]
+        self.adapters.active.index = self.adapter_index[:B] if lora else None
         try:
             yield
         finally:

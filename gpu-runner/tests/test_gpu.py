@@ -96,3 +96,18 @@ def test_gpu_static_greedy_tokens_equal_the_growing_caches_for_mixed_rows(fp32_p
     together = static.generate(parse(GenerateRequest, {"requests": specs})).results()
     alone = [dynamic.generate(parse(GenerateRequest, {"requests": [s]})).results()[0] for s in specs]
     assert [t["tokens"] for t in together] == [a["tokens"] for a in alone]
+
+
+def test_gpu_a_variant_on_a_new_layer_recaptures_and_keeps_the_tokens(fp32_pair):
+    """Registering a variant that masks a layer no graph has a buffer for drops the graphs and their pool;
+    the next steps capture new ones (a pool whose graphs are all gone cannot take new captures)."""
+    from runner.variants import FfnMask, Variant
+
+    for r in fp32_pair:
+        r.registry.add(Variant("late-gpu", None, FfnMask(2, (3, 4, 5), "zero")))
+    specs = [
+        {"prompt": "Hello", "variant": v, "max_tokens": 12} for v in ("late-gpu", "base", "massive-zero")
+    ]
+    static, dynamic = (r.generate(parse(GenerateRequest, {"requests": specs})).results() for r in fp32_pair)
+    assert [s["tokens"] for s in static] == [d["tokens"] for d in dynamic]
+    assert fp32_pair[0].slots.graphs, "the steps captured new graphs"

@@ -109,3 +109,27 @@ def test_adapters_and_masks_in_one_static_batch_equal_each_row_alone(adapted):
 def test_a_family_the_step_does_not_compute_is_refused_for_static_decode(model_dir):
     with pytest.raises(ValueError, match="decode=static serves"):
         Runner(RunnerConfig(model=model_dir("gemma2"), device="cpu", decode="static"))
+
+
+def test_a_variant_masking_a_new_layer_gets_its_buffer_and_the_same_tokens(model_dir):
+    """A variant registered while serving that masks a layer no built-in masks: the static decoder adds
+    that layer's buffer (dropping graphs captured without it) and still equals the growing cache."""
+    from runner.variants import FfnMask, Variant
+
+    made = [
+        Runner(RunnerConfig(model=model_dir("llama"), device="cpu", decode=d)) for d in ("static", "dynamic")
+    ]
+    try:
+        for r in made:
+            r.registry.add(Variant("late", None, FfnMask(2, (3, 4, 5), "zero")))
+        assert 2 not in made[0].slots.keep
+        specs = [
+            {"prompt": p, "variant": v, "max_tokens": 10}
+            for p, v in zip(PROMPTS, ("late", "base", "late+massive-zero"))
+        ]
+        static, dynamic = (r.generate(parse(GenerateRequest, {"requests": specs})).results() for r in made)
+        assert 2 in made[0].slots.keep
+        assert [s["tokens"] for s in static] == [d["tokens"] for d in dynamic]
+    finally:
+        for r in made:
+            r.close()
