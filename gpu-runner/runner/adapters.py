@@ -40,6 +40,7 @@ _UNSUPPORTED = {  # adapter_config.json fields we refuse rather than silently ig
 class ActiveRows:
     groups: dict[str, torch.Tensor] = field(default_factory=dict)  # adapter name -> row indices [n]
     index: torch.Tensor | None = None  # [B] each row's adapter number (0 = base); set by slots.py
+    selections: dict = field(default_factory=dict)  # owner key -> [B, 1, R] row masks, made once a step
 
 
 @dataclass
@@ -95,7 +96,8 @@ class MultiLoraLinear(nn.Module):
 
     def _stack(self) -> tuple:
         """A_cat [R, in], B_cat [out, R] (scaling folded in), owner [R] (adapter number of each of the R
-        stacked ranks), M [n+1, out] DoRA scales by adapter number (1 elsewhere) or None."""
+        stacked ranks) and its key (modules with the same adapters share one row mask a step), M [n+1,
+        out] DoRA scales by adapter number (1 elsewhere) or None."""
         loras = list(self.loras.values())
         A = torch.cat([lo.A for lo in loras])
         B = torch.cat([lo.B * lo.scaling for lo in loras], dim=1)
@@ -106,19 +108,22 @@ class MultiLoraLinear(nn.Module):
             for lo in loras:
                 if lo.mag_norm_scale is not None:
                     M[lo.number] = lo.mag_norm_scale
-        return A, B, owner, M
+        key = tuple((lo.number, lo.A.shape[0]) for lo in loras)
+        return A, B, owner, key, M
 
     def _stacked(self, x: torch.Tensor, out: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         if not self.loras:
             return out
         if self.stacked is None:
             self.stacked = self._stack()
-        A, B, owner, M = self.stacked
-        h = x @ A.T  # [B, T, R]
-        h = h * (index[:, None] == owner).to(h.dtype)[:, None, :]  # a row keeps its own adapter's ranks
+        A, B, owner, key, M = self.stacked
+        sel = self.active.selections.get(key)
+        if sel is None:  # a row keeps its own adapter's ranks
+            sel = self.active.selections[key] = (index[:, None] == owner).to(x.dtype)[:, None, :]  # [B, 1, R]
+        h = (x @ A.T) * sel  # [B, T, R]
+        if M is None:  # out += h @ B.T in the product's epilogue: one kernel, not two
+            return out.view(-1, out.shape[-1]).addmm_(h.view(-1, h.shape[-1]), B.T).view(out.shape)
         delta = h @ B.T  # [B, T, out]
-        if M is None:
-            return out + delta
         m = M.index_select(0, index)[:, None, :]  # [B, 1, out]
         base = out - self.base.bias if self.base.bias is not None else out
         return out + (m - 1) * base + m * delta

@@ -10,10 +10,11 @@ row, and whether any row runs an adapter), so on CUDA each bucket is captured on
 replayed (torch.cuda.CUDAGraph). A batch without adapter rows replays a graph without the adapters'
 kernels: ~1,100 small launches on an 8B model with a LoRA on every projection.
 
-The decode step is written here for the Llama-shaped families (Llama, Mistral without a window, Qwen-2/3),
-calling the model's own modules (norms, projections, rotary table, MLP), so adapters' MultiLoraLinear and the
-FFN mask hooks act exactly as in the dynamic path. Prefill stays dynamic (engine.prefill): its cache is
-copied into the new rows' slots. Per-row variant state lives on the device in fixed buffers (keep[layer]
+The decode step is written here for the Llama-shaped families (Llama, Mistral without a window, Qwen-2/3,
+SiLU-gated FFN), as gpt-fast writes its own: the model's Linear modules for every matrix product (so
+adapters' MultiLoraLinear acts as in the dynamic path), its rotary table, and the elementwise glue of
+fused.py (compiled on CUDA), where each row's FFN mask multiplies the input of the variant's down_proj.
+Prefill stays dynamic (engine.prefill): its cache is copied into the new rows' slots. Per-row variant state lives on the device in fixed buffers (keep[layer]
 [N, d_ff], adapter index [N]) written only when a row joins, so a mixed batch costs what a base one does.
 
 Shapes: N slots, B bucket rows, S bucket columns, H query heads, Hkv key/value heads, G = H / Hkv, Dh.
@@ -23,11 +24,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 
+from . import fused
 from .engine import Batch, Engine
 from .variants import Plan
 
@@ -37,7 +38,7 @@ FAMILIES = ("llama", "mistral", "qwen2", "qwen3")  # Llama-shaped: what step() b
 def supports(loaded) -> bool:
     cfg = loaded.model.config
     windowed = getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True)
-    return loaded.family in FAMILIES and not windowed
+    return loaded.family in FAMILIES and not windowed and getattr(cfg, "hidden_act", "silu") == "silu"
 
 
 def slot_decoder(engine: Engine, cfg, max_context: int, mask_layers=()) -> SlotDecoder | None:
@@ -48,7 +49,9 @@ def slot_decoder(engine: Engine, cfg, max_context: int, mask_layers=()) -> SlotD
         return None
     if not supports(loaded):
         if cfg.decode == "static":
-            raise ValueError(f"decode=static serves {', '.join(FAMILIES)} without a sliding window")
+            raise ValueError(
+                f"decode=static serves {', '.join(FAMILIES)} with SiLU and without a sliding window"
+            )
         return None
     max_len = min(max_context, cfg.max_prompt_tokens + cfg.max_tokens)
     slots = SlotDecoder(engine, cfg.max_batch_rows, max_len, graphs=None if cfg.cuda_graphs else False)
@@ -61,11 +64,6 @@ def slot_decoder(engine: Engine, cfg, max_context: int, mask_layers=()) -> SlotD
 def bucket(n: int, floor: int = 1) -> int:
     """The smallest power of two >= max(n, floor)."""
     return max(floor, 1 << max(0, n - 1).bit_length())
-
-
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
 
 
 class SlotDecoder:
@@ -101,6 +99,7 @@ class SlotDecoder:
         self.graphs_on = dev.type == "cuda" if graphs is None else graphs
         self.graphs: dict[tuple[int, int, bool], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self.pool = None
+        self.fn = fused.functions(compiled=self.graphs_on)
         self.adapters_seen = len(self.adapters.numbers)
 
     def __len__(self) -> int:
@@ -181,7 +180,7 @@ class SlotDecoder:
         lora = any(self.adapter_of[s] for s in self.slot_of)
         logits = self._run(B, S, lora)  # [B, V]
         rows = logits[: len(self.slot_of)] if self.order is None else logits.index_select(0, self.order)
-        return rows.float()  # [len(self), V]
+        return rows.to(torch.float32, copy=True)  # [len(self), V], not a view the next replay rewrites
 
     def _run(self, B: int, S: int, lora: bool = False) -> torch.Tensor:
         if len(self.adapters.numbers) != self.adapters_seen:  # an adapter loaded: new modules, new graphs
@@ -230,54 +229,41 @@ class SlotDecoder:
         x = model.embed_tokens(ids[:, None])  # [B, 1, D]
         cos, sin = model.rotary_emb(x, pos[:, None])  # [B, 1, Dh]
         cos, sin = cos[:, None], sin[:, None]  # [B, 1, 1, Dh]: broadcast over heads
-        visible = (torch.arange(S, device=pos.device) <= pos[:, None])[:, None, None, :]  # [B, 1, 1, S]
+        visible = torch.arange(S, device=pos.device) <= pos[:, None]  # [B, S]
+        bias = torch.zeros(B, 1, 1, S, device=x.device, dtype=x.dtype)  # additive attention mask, made once
+        bias.masked_fill_(~visible[:, None, None, :], float("-inf"))
         rows = torch.arange(B, device=pos.device)
-        with self._variants(B, lora):
-            for layer, block in enumerate(model.layers):
-                x = x + self._attend(
-                    block.self_attn, block.input_layernorm(x), layer, rows, pos, cos, sin, visible, S
-                )
-                x = x + block.mlp(block.post_attention_layernorm(x))
-            x = model.norm(x)
-        return self.loaded.model.lm_head(x)[:, 0]  # [B, V]
+        fn, layers = self.fn, model.layers
+        norm = layers[0].input_layernorm
+        h = fn.rms_norm(x, norm.weight, norm.variance_epsilon)
+        self.adapters.active.index = self.adapter_index[:B] if lora else None
+        self.adapters.active.selections = {}
+        try:
+            for layer, block in enumerate(layers):
+                o = self._attend(block.self_attn, h, layer, rows, pos, cos, sin, bias, S)
+                post = block.post_attention_layernorm
+                x, h = fn.add_rms_norm(x, o, post.weight, post.variance_epsilon)
+                mlp, keep = block.mlp, self.keep.get(layer)
+                inter = fn.swiglu(mlp.gate_proj(h), mlp.up_proj(h), None if keep is None else keep[:B])
+                nxt = layers[layer + 1].input_layernorm if layer + 1 < len(layers) else model.norm
+                x, h = fn.add_rms_norm(x, mlp.down_proj(inter), nxt.weight, nxt.variance_epsilon)
+        finally:
+            self.adapters.active.index = None
+        return self.loaded.model.lm_head(h)[:, 0]  # [B, V]
 
-    def _attend(self, attn, h, layer, rows, pos, cos, sin, visible, S):
+    def _attend(self, attn, h, layer, rows, pos, cos, sin, bias, S):
         B = h.shape[0]
         q = attn.q_proj(h).view(B, 1, self.H, self.Dh)
         k = attn.k_proj(h).view(B, 1, self.Hkv, self.Dh)
         v = attn.v_proj(h).view(B, 1, self.Hkv, self.Dh)
         if hasattr(attn, "q_norm"):  # Qwen-3 norms q and k per head
-            q, k = attn.q_norm(q), attn.k_norm(k)
-        q, k = q.transpose(1, 2), k.transpose(1, 2)  # [B, H, 1, Dh], [B, Hkv, 1, Dh]
-        q = q * cos + _rotate_half(q) * sin
-        k = k * cos + _rotate_half(k) * sin
+            q = self.fn.rms_norm(q, attn.q_norm.weight, attn.q_norm.variance_epsilon)
+            k = self.fn.rms_norm(k, attn.k_norm.weight, attn.k_norm.variance_epsilon)
+        q, k = self.fn.rope(q.transpose(1, 2), k.transpose(1, 2), cos, sin)  # [B, H, 1, Dh], [B, Hkv, 1, Dh]
         self.k[layer][rows, :, pos] = k[:, :, 0]  # each row writes its own column
         self.v[layer][rows, :, pos] = v[:, 0]
         keys, values = self.k[layer][:B, :, :S], self.v[layer][:B, :, :S]  # [B, Hkv, S, Dh]
         # grouped-query attention without copying K/V: a kv head's G query heads act as G query positions
         q = q.reshape(B, self.Hkv, self.H // self.Hkv, self.Dh)  # [B, Hkv, G, Dh]
-        o = F.scaled_dot_product_attention(q, keys, values, attn_mask=visible, scale=attn.scaling)
+        o = F.scaled_dot_product_attention(q, keys, values, attn_mask=bias, scale=attn.scaling)
         return attn.o_proj(o.reshape(B, 1, self.H * self.Dh))  # [B, Hkv, G, Dh] -> [B, 1, D]
-
-    @contextmanager
-    def _variants(self, B: int, lora: bool):
-        """FFN masks from the slots' keep buffers and (`lora`) adapters by the slots' adapter index, for
-        rows [0, B)."""
-        hooks = [
-            self.loaded.ffn(layer).down.register_forward_pre_hook(_masker(buf[:B]))
-            for layer, buf in self.keep.items()
-        ]
-        self.adapters.active.index = self.adapter_index[:B] if lora else None
-        try:
-            yield
-        finally:
-            self.adapters.active.index = None
-            for h in hooks:
-                h.remove()
-
-
-def _masker(keep: torch.Tensor):
-    def hook(_module, args):
-        return (args[0] * keep,) + tuple(args[1:])
-
-    return hook

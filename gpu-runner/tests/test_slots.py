@@ -133,3 +133,15 @@ def test_a_variant_masking_a_new_layer_gets_its_buffer_and_the_same_tokens(model
     finally:
         for r in made:
             r.close()
+
+
+def test_the_fused_glue_equals_hugging_faces_modules(runner_for):
+    """fused.py's norm and gated FFN compute what the model's own RMSNorm and MLP compute."""
+    from runner import fused
+
+    block = runner_for("llama").loaded.layers[0]
+    x = torch.randn(3, 1, block.input_layernorm.weight.shape[0])
+    norm = block.input_layernorm
+    torch.testing.assert_close(fused.rms_norm(x, norm.weight, norm.variance_epsilon), norm(x))
+    mlp = block.mlp
+    torch.testing.assert_close(mlp.down_proj(fused.swiglu(mlp.gate_proj(x), mlp.up_proj(x), None)), mlp(x))
