@@ -27,6 +27,7 @@ import torch
 STREAMS = (1, 8, 32, 64)
 MIXED_ROWS = (3, 8, 64)
 MIX = ("massive-zero", "massive-retain", "lora16", "base")  # equal shares; 3 rows: the three variants
+MASKS = ("massive-zero", "massive-retain", "base")  # the same without the adapter: what masks alone cost
 PROMPT, NEW = 32, 256
 
 
@@ -363,6 +364,7 @@ def main() -> int:
     for n in MIXED_ROWS:
         rep.section(f"base_rows_{n}", streams, r, n, seed=500 + n)
         rep.section(f"mixed_rows_{n}", streams, r, n, seed=500 + n, variants=MIX)
+        rep.section(f"masks_rows_{n}", streams, r, n, seed=500 + n, variants=MASKS)
     rep.section("prefill_1", prefill_rate, r, 1)
     rep.section(f"prefill_{STREAMS[-1]}", prefill_rate, r, STREAMS[-1])
     if gpu:

@@ -71,8 +71,11 @@ def write_table(d: dict, path: str) -> str:
         mb, mm = get(f"base_rows_{n}", "peak_mem_GB"), get(f"mixed_rows_{n}", "peak_mem_GB")
         ratio = f"{mixed / base:.3f}" if base and mixed else "n/a"
         mem = f"{mm:.2f} / {mb:.2f} GB" if mb and mm else "n/a"
+        masks = get(f"masks_rows_{n}", "tok_s")
+        mratio = f"{masks / base:.3f}" if base and masks else "n/a"
         lines.append(
-            f"| mixed / base at {n} rows: tok/s {_f(mixed)} / {_f(base)}, peak memory {mem} | ratio {ratio} | | | |"
+            f"| mixed (zero, retain, LoRA, base) / base at {n} rows: tok/s {_f(mixed)} / {_f(base)}, peak "
+            f"memory {mem}; masks only (zero, retain, base): {_f(masks)} tok/s, ratio {mratio} | ratio {ratio} | | | |"
         )
     start = d.get("runner_start") or {}
     lines.append(

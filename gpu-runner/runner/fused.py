@@ -51,9 +51,9 @@ FUNCTIONS = {"rms_norm": rms_norm, "add_rms_norm": add_rms_norm, "rope": rope, "
 
 
 def functions(compiled: bool) -> SimpleNamespace:
-    """The functions above, each torch.compile'd (dynamic shapes, one graph each) when `compiled`."""
+    """The functions above, each torch.compile'd (dynamic shapes) when `compiled`. Not fullgraph: a
+    process holding several models (the tests) can pass dynamo's recompile limit for one function (dtype x
+    batch 1 or more x masked or not), and then that function runs op by op instead of failing."""
     if not compiled:
         return SimpleNamespace(**FUNCTIONS)
-    return SimpleNamespace(
-        **{name: torch.compile(fn, dynamic=True, fullgraph=True) for name, fn in FUNCTIONS.items()}
-    )
+    return SimpleNamespace(**{name: torch.compile(fn, dynamic=True) for name, fn in FUNCTIONS.items()})
