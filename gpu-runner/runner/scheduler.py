@@ -8,7 +8,8 @@ one-token generate beside a 32-row rolling score waits for one chunk, not for th
 
 Decoding runs on the engine's growing cache (`Batch`: merged and sliced as rows come and go) or, where
 `slots` is given, on a static slot cache (slots.py: fixed shapes, CUDA graphs). Each step picks every
-greedy row's token with one argmax over the batch and one device sync.
+greedy row's token with one argmax over the batch and one device sync, and copies the logits of the rows
+that sample or report logprobs to the host in one transfer.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .engine import Engine
 from .errors import ApiError
 from .metrics import Metrics
 from .rows import GenRow
-from .sampling import sample
+from .sampling import GREEDY_BELOW, sample
 from .tokens import Tokens
 
 
@@ -142,9 +143,9 @@ class Scheduler:
             r.t_admit = t0
         new, logits = self.engine.prefill([r.prompt_ids for r in rows], [r.plan for r in rows])
         ms = (time.perf_counter() - t0) * 1e3
-        for r, lg, best in zip(rows, logits, logits.argmax(-1).tolist()):
+        for r in rows:
             r.prefill_ms = ms
-            self._take(r, lg, best)
+        self._choose(rows, logits)
         keep = [i for i, r in enumerate(rows) if not r.done]
         self._finish([r for r in rows if r.done])
         if not keep:
@@ -165,9 +166,7 @@ class Scheduler:
         self.metrics.batch(len(self.running))
         tokens = [r.last for r in self.running]
         logits = batch.step(tokens) if self.slots is not None else self.engine.decode(batch, tokens)  # [B, V]
-        for r, lg, best in zip(self.running, logits, logits.argmax(-1).tolist()):  # one sync per step
-            if not r.cancelled:
-                self._take(r, lg, best)
+        self._choose(self.running, logits)
         keep = [i for i, r in enumerate(self.running) if not r.done]
         self._finish([r for r in self.running if r.done])
         if self.slots is not None and len(keep) < len(self.running):
@@ -179,6 +178,16 @@ class Scheduler:
             batch = batch if self.slots is not None else Engine.select(batch, keep)
             self.running = [self.running[i] for i in keep]
         return batch
+
+    def _choose(self, rows: list[GenRow], logits: torch.Tensor) -> None:
+        """Each row's next token from logits [B, V]: every argmax in one call (one sync), and the rows
+        that sample or report logprobs read their logits from one host copy."""
+        best = logits.argmax(-1).tolist()
+        need = [i for i, r in enumerate(rows) if r.temperature >= GREEDY_BELOW or r.logprobs is not None]
+        host = dict(zip(need, logits[need].cpu())) if need else {}
+        for i, r in enumerate(rows):
+            if not r.cancelled:
+                self._take(r, host.get(i, logits[i]), best[i])
 
     def _take(self, row: GenRow, logits: torch.Tensor, best: int) -> None:
         """One row's next token (`best`, the batch's argmax for it, when greedy). Its failure (its sampling
