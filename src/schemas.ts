@@ -19,6 +19,7 @@ const sampling = {
   top_p: between(0, 1).nullish(),
   seed: seed.nullish(),
   stop: stop.nullish(),
+  ignore_eos: z.boolean().nullish(), // vLLM's: go on past EOS (fixed-length benchmarks)
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().nullish(),
@@ -35,6 +36,7 @@ type Sampling = {
   seed?: number | null;
   stop?: string | string[] | null;
   parse_special_tokens?: boolean | null;
+  ignore_eos?: boolean | null;
 };
 
 /** The sampling fields (and the text option) as a runner row takes them, with this route's defaults
@@ -46,6 +48,7 @@ export function samplingRow(b: Sampling, defaults: { temperature: number; seed?:
     seed: b.seed ?? defaults.seed,
     stop: b.stop ?? undefined,
     parse_special_tokens: b.parse_special_tokens ?? undefined,
+    ignore_eos: b.ignore_eos ?? undefined,
   };
 }
 

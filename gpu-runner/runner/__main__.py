@@ -104,6 +104,7 @@ def main(argv=None) -> int:
         "--max-queue-rows", type=int, default=256, help="waiting rows beyond which requests get 503"
     )
     p.add_argument("--max-tokens", type=int, default=512, help="cap on max_tokens per row")
+    p.add_argument("--decode", choices=["auto", "static", "dynamic"], default="auto", help="KV cache kind")
 
     p = sub.add_parser("analyse", help="print the massive-activation analysis")
     model_args(p)
@@ -152,6 +153,7 @@ def cmd_serve(args) -> int:
         max_batch_rows=args.max_batch_rows,
         max_queue_rows=args.max_queue_rows,
         max_tokens=args.max_tokens,
+        decode=args.decode,
     )
     serve(runner, args.host, args.port)
     return 0

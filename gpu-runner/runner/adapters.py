@@ -2,7 +2,10 @@
 
 Each targeted nn.Linear is swapped (once) for a MultiLoraLinear that keeps the base layer and a dict of
 adapters keyed by name. Which rows of the batch use which adapter is read from a shared ActiveRows that
-variants.apply_plans() fills for the duration of one forward pass; outside it every row is base.
+variants.apply_plans() fills for the duration of one forward pass; outside it every row is base. The
+static decoder (slots.py) instead sets `ActiveRows.index`, each row's adapter number on the device: every
+adapter of a layer then runs as one stacked low-rank product whose columns are masked per row (S-LoRA's
+and Punica's idea), so the step has fixed shapes and no per-group indexing, and can be a CUDA graph.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ _UNSUPPORTED = {  # adapter_config.json fields we refuse rather than silently ig
 @dataclass
 class ActiveRows:
     groups: dict[str, torch.Tensor] = field(default_factory=dict)  # adapter name -> row indices [n]
+    index: torch.Tensor | None = None  # [B] each row's adapter number (0 = base); set by slots.py
+    selections: dict = field(default_factory=dict)  # owner key -> [B, 1, R] row masks, made once a step
 
 
 @dataclass
@@ -44,6 +49,7 @@ class Lora:
     B: torch.Tensor  # lora_B [out, r]
     scaling: float
     mag_norm_scale: torch.Tensor | None  # DoRA: m / ||W + s B A||_row, [out]; None for plain LoRA
+    number: int = 0  # the adapter's number in ActiveRows.index
 
 
 class MultiLoraLinear(nn.Module):
@@ -52,6 +58,7 @@ class MultiLoraLinear(nn.Module):
         self.base = base
         self.active = active
         self.loras: dict[str, Lora] = {}
+        self.stacked: tuple | None = None  # built from self.loras on first use by the stacked path
 
     @property
     def weight(self) -> torch.Tensor:
@@ -65,8 +72,14 @@ class MultiLoraLinear(nn.Module):
     def out_features(self) -> int:
         return self.base.out_features
 
+    def add(self, name: str, lora: Lora) -> None:
+        self.loras[name] = lora
+        self.stacked = None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x [B, T, in]
         out = self.base(x)  # [B, T, out]
+        if self.active.index is not None:
+            return self._stacked(x, out, self.active.index)
         for name, rows in self.active.groups.items():
             lora = self.loras.get(name)
             if lora is None:
@@ -80,6 +93,40 @@ class MultiLoraLinear(nn.Module):
                 delta = (lora.mag_norm_scale - 1) * base_r + lora.mag_norm_scale * delta
             out = out.index_add(0, rows, delta.to(out.dtype))
         return out
+
+    def _stack(self) -> tuple:
+        """A_cat [R, in], B_cat [out, R] (scaling folded in), owner [R] (adapter number of each of the R
+        stacked ranks) and its key (modules with the same adapters share one row mask a step), M [n+1,
+        out] DoRA scales by adapter number (1 elsewhere) or None."""
+        loras = list(self.loras.values())
+        A = torch.cat([lo.A for lo in loras])
+        B = torch.cat([lo.B * lo.scaling for lo in loras], dim=1)
+        owner = torch.cat([torch.full((lo.A.shape[0],), lo.number, device=A.device) for lo in loras])
+        M = None
+        if any(lo.mag_norm_scale is not None for lo in loras):
+            M = torch.ones(max(lo.number for lo in loras) + 1, B.shape[0], device=A.device, dtype=A.dtype)
+            for lo in loras:
+                if lo.mag_norm_scale is not None:
+                    M[lo.number] = lo.mag_norm_scale
+        key = tuple((lo.number, lo.A.shape[0]) for lo in loras)
+        return A, B, owner, key, M
+
+    def _stacked(self, x: torch.Tensor, out: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        if not self.loras:
+            return out
+        if self.stacked is None:
+            self.stacked = self._stack()
+        A, B, owner, key, M = self.stacked
+        sel = self.active.selections.get(key)
+        if sel is None:  # a row keeps its own adapter's ranks
+            sel = self.active.selections[key] = (index[:, None] == owner).to(x.dtype)[:, None, :]  # [B, 1, R]
+        h = (x @ A.T) * sel  # [B, T, R]
+        if M is None:  # out += h @ B.T in the product's epilogue: one kernel, not two
+            return out.view(-1, out.shape[-1]).addmm_(h.view(-1, h.shape[-1]), B.T).view(out.shape)
+        delta = h @ B.T  # [B, T, out]
+        m = M.index_select(0, index)[:, None, :]  # [B, 1, out]
+        base = out - self.base.bias if self.base.bias is not None else out
+        return out + (m - 1) * base + m * delta
 
 
 def read_peft(folder: str) -> tuple[dict, dict[str, dict[str, torch.Tensor]]]:
@@ -120,9 +167,13 @@ class Adapters:
         self.model = model
         self.active = ActiveRows()
         self.meta: dict[str, dict] = {}
+        self.numbers: dict[str, int] = {}  # adapter name -> its number in ActiveRows.index (base is 0)
 
     def names(self) -> list[str]:
         return sorted(self.meta)
+
+    def index_of(self, name: str | None) -> int:
+        return 0 if name is None else self.numbers[name]
 
     def load(self, name: str, folder: str) -> dict:
         if not NAME.match(name):
@@ -156,9 +207,10 @@ class Adapters:
                     raise ApiError(422, f"DoRA adapter module {path!r} lacks lora_magnitude_vector")
                 w = base.weight.float() + scaling * (B.float() @ A.float())
                 mns = (parts["lora_magnitude_vector"].float().to(dev) / w.norm(dim=1)).to(dt)
-            staged.append((path, Lora(A, B, scaling, mns)))
+            staged.append((path, Lora(A, B, scaling, mns, len(self.numbers) + 1)))
         for path, lora in staged:  # install only once every module validated: no half-loaded adapter
-            self._wrap(path).loras[name] = lora
+            self._wrap(path).add(name, lora)
+        self.numbers[name] = len(self.numbers) + 1
         self.meta[name] = {
             "r": r,
             "lora_alpha": alpha,

@@ -24,6 +24,10 @@ class RunnerConfig:
     admin_token: str | None = None  # Bearer token for POST /v1/variants; None disables admin routes
     api_token: str | None = None  # shared secret: when set, every route but /health needs this Bearer token
     max_body_bytes: int = 1 << 20  # request bodies above this get 413
+    # "static": decode on a preallocated slot cache with CUDA graphs on CUDA (slots.py, Llama-shaped models);
+    # "dynamic": the growing cache (engine.py); "auto": static on CUDA where the family allows, else dynamic
+    decode: str = "auto"
+    cuda_graphs: bool = True  # with static decode on CUDA: capture every batch bucket at start-up
 
     def __post_init__(self):
         if not self.model:
@@ -32,6 +36,8 @@ class RunnerConfig:
             raise ValueError(f"k must be in 1..{MAX_K}, got {self.k}")
         if self.threshold <= 1:
             raise ValueError(f"threshold must be > 1, got {self.threshold}")
+        if self.decode not in ("auto", "static", "dynamic"):
+            raise ValueError(f"decode must be auto, static or dynamic, got {self.decode!r}")
         if self.dtype not in (None, "float32", "bfloat16", "float16"):
             raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
         for name in (

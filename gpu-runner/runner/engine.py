@@ -47,6 +47,10 @@ class Engine:
         # transformers renamed past_key_values to cache (5.2x); GPU hosts may run an older 5.x
         params = inspect.signature(loaded.model.forward).parameters
         self.cache_kw = "cache" if "cache" in params else "past_key_values"
+        if loaded.device.type == "cuda":
+            # cuDNN's attention builds a plan per (batch, KV length) shape, ~45 ms each on an H200, and a
+            # growing cache makes every step a new shape; flash / memory-efficient SDPA plan nothing
+            torch.backends.cuda.enable_cudnn_sdp(False)
 
     @torch.inference_mode()
     def forward(self, ids, mask, positions, plans, cache=None, last_only=False) -> torch.Tensor:

@@ -33,10 +33,15 @@ class GenRow:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     logprobs: int | None = None  # None: no logprobs; 0: the chosen token's; n: and n alternatives
+    ignore_eos: bool = False  # EOS is then a token like any other: the row ends at max_tokens or a stop
     out: Callable[[dict], None] | None = field(default=None, repr=False)  # set by Generation
     gen: torch.Generator = field(default=None, repr=False)
     out_ids: list[int] = field(default_factory=list)
     text: str = ""
+    settled: str = ""  # decode(out_ids[:read]), which later tokens no longer change
+    read: int = 0  # out_ids[:read] are in `settled`
+    prefix: int = 0  # decoding starts here, one step before `read`: context for tokenizers whose pieces
+    # depend on what precedes them (SentencePiece's leading space), as vLLM's incremental detokenizer does
     emitted: int = 0  # characters of `text` already sent
     lp: dict = field(default_factory=lambda: {"tokens": [], "token_logprobs": [], "top_logprobs": []})
     finish: str | None = None
@@ -59,12 +64,13 @@ class GenRow:
         """Take one sampled token; `logprobs` is the row's log-softmax [V] when logprobs were asked."""
         self.t_first = self.t_first or time.perf_counter()
         new_lp = None
-        if token == tok.eos_id:
+        eos = token == tok.eos_id and not self.ignore_eos
+        if eos:
             self.finish = "stop"
         else:
             self.out_ids.append(token)
             self.last = token
-            self.text = tok.decode(self.out_ids)
+            self.text = self._detokenize(tok)
             if self.logprobs is not None and logprobs is not None:
                 piece = tok.piece(token)
                 top = {tok.piece(i): round(v, 5) for i, v in top_logprobs(logprobs, self.logprobs)}
@@ -84,9 +90,23 @@ class GenRow:
                 or len(self.prompt_ids) + len(self.out_ids) >= max_context
             ):
                 self.finish = "length"
-        self._emit([token] if token != tok.eos_id else [], new_lp)
+        self._emit([] if eos else [token], new_lp)
         if self.finish:
             self._final()
+
+    def _detokenize(self, tok: Tokens) -> str:
+        """decode(out_ids), decoding only the tokens since the last settled step: O(1) a token, not O(n).
+        What the new tokens add is decode(out[prefix:]) minus decode(out[prefix:read]); the window settles
+        once it ends on a whole character."""
+        before = tok.decode(self.out_ids[self.prefix : self.read])
+        now = tok.decode(self.out_ids[self.prefix :])
+        if not now.startswith(before):  # a tokenizer that rewrites earlier text: decode it all
+            return tok.decode(self.out_ids)
+        if not now.endswith("\ufffd"):  # no UTF-8 character still arriving
+            self.settled += now[len(before) :]
+            self.prefix, self.read = self.read, len(self.out_ids)
+            return self.settled
+        return self.settled + now[len(before) :]
 
     def _stop_at(self) -> int | None:
         hits = [self.text.find(s, max(0, self.emitted - len(s))) for s in self.stop]

@@ -16,10 +16,13 @@ def make_generator(seed: int | None) -> torch.Generator:
 GREEDY_BELOW = 1e-5
 
 
-def sample(logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator) -> int:
-    """logits [V] (one row) -> a token id. The row's own generator makes it batch-independent."""
+def sample(
+    logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator, best: int | None = None
+) -> int:
+    """logits [V] (one row) -> a token id. The row's own generator makes it batch-independent. `best` is
+    the row's argmax when the caller took it for the whole batch at once (one device sync, not one a row)."""
     if temperature < GREEDY_BELOW:
-        return int(logits.argmax())
+        return int(logits.argmax()) if best is None else best
     # float64, +inf as the largest float and NaN as never: (z - max) / t is then finite or -inf, so the
     # softmax holds no NaN however large the logits or small the temperature.
     big = torch.finfo(torch.float64).max

@@ -5,6 +5,11 @@ oldest scoring call, admit waiting rows (prefill them together, then merge them 
 whatever their variants), run one decode step for every running row, and drop rows that finished or whose
 client left. Policy: scoring and decoding interleave chunk by step, and scoring calls take turns, so a
 one-token generate beside a 32-row rolling score waits for one chunk, not for the whole score.
+
+Decoding runs on the engine's growing cache (`Batch`: merged and sliced as rows come and go) or, where
+`slots` is given, on a static slot cache (slots.py: fixed shapes, CUDA graphs). Each step picks every
+greedy row's token with one argmax over the batch and one device sync, and copies the logits of the rows
+that sample or report logprobs to the host in one transfer.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ from .engine import Engine
 from .errors import ApiError
 from .metrics import Metrics
 from .rows import GenRow
-from .sampling import sample
+from .sampling import GREEDY_BELOW, sample
 from .tokens import Tokens
 
 
 class Scheduler:
-    def __init__(self, engine: Engine, tokens: Tokens, max_context: int, cfg, metrics: Metrics):
+    def __init__(self, engine: Engine, tokens: Tokens, max_context: int, cfg, metrics: Metrics, slots=None):
         self.engine = engine
+        self.slots = slots  # a slots.SlotDecoder, or None for the dynamic cache
         self.tokens = tokens
         self.max_context = max_context
         self.cfg = cfg
@@ -128,6 +134,8 @@ class Scheduler:
                     if not row.done:
                         row.fail(f"generation failed: {type(e).__name__}: {e}")
                 self.running, batch = [], None
+                if self.slots is not None:
+                    self.slots.keep_rows([])
 
     def _admit(self, batch, rows: list[GenRow]):
         t0 = time.perf_counter()
@@ -135,15 +143,19 @@ class Scheduler:
             r.t_admit = t0
         new, logits = self.engine.prefill([r.prompt_ids for r in rows], [r.plan for r in rows])
         ms = (time.perf_counter() - t0) * 1e3
-        for r, lg in zip(rows, logits):
+        for r in rows:
             r.prefill_ms = ms
-            self._take(r, lg)
+        self._choose(rows, logits)
         keep = [i for i, r in enumerate(rows) if not r.done]
         self._finish([r for r in rows if r.done])
         if not keep:
             return batch
         new = Engine.select(new, keep) if len(keep) < len(rows) else new
         live = [rows[i] for i in keep]
+        if self.slots is not None:
+            self.slots.join(new)
+            self.running += live
+            return self.slots
         if batch is None:
             self.running = live
             return new
@@ -152,25 +164,37 @@ class Scheduler:
 
     def _step(self, batch):
         self.metrics.batch(len(self.running))
-        logits = self.engine.decode(batch, [r.last for r in self.running])  # [B, V]
-        for r, lg in zip(self.running, logits):
-            if not r.cancelled:
-                self._take(r, lg)
+        tokens = [r.last for r in self.running]
+        logits = batch.step(tokens) if self.slots is not None else self.engine.decode(batch, tokens)  # [B, V]
+        self._choose(self.running, logits)
         keep = [i for i, r in enumerate(self.running) if not r.done]
         self._finish([r for r in self.running if r.done])
+        if self.slots is not None and len(keep) < len(self.running):
+            self.slots.keep_rows(keep)
         if not keep:
             self.running = []
             return None
         if len(keep) < len(self.running):
-            batch = Engine.select(batch, keep)
+            batch = batch if self.slots is not None else Engine.select(batch, keep)
             self.running = [self.running[i] for i in keep]
         return batch
 
-    def _take(self, row: GenRow, logits: torch.Tensor) -> None:
-        """One row's next token. Its failure (its sampling settings, its logits) fails that row alone: the
-        row leaves the batch at this step and the others, other clients' included, go on."""
+    def _choose(self, rows: list[GenRow], logits: torch.Tensor) -> None:
+        """Each row's next token from logits [B, V]: every argmax in one call (one sync), and the rows
+        that sample or report logprobs read their logits from one host copy."""
+        best = logits.argmax(-1).tolist()
+        need = [i for i, r in enumerate(rows) if r.temperature >= GREEDY_BELOW or r.logprobs is not None]
+        host = dict(zip(need, logits[need].cpu())) if need else {}
+        for i, r in enumerate(rows):
+            if not r.cancelled:
+                self._take(r, host.get(i, logits[i]), best[i])
+
+    def _take(self, row: GenRow, logits: torch.Tensor, best: int) -> None:
+        """One row's next token (`best`, the batch's argmax for it, when greedy). Its failure (its sampling
+        settings, its logits) fails that row alone: the row leaves the batch at this step and the others,
+        other clients' included, go on."""
         try:
-            token = sample(logits, row.temperature, row.top_p, row.gen)
+            token = sample(logits, row.temperature, row.top_p, row.gen, best=best)
             lp = torch.log_softmax(logits, dim=-1) if row.logprobs is not None else None
             row.push(token, lp, self.tokens, self.max_context)
         except Exception as e:

@@ -20,6 +20,7 @@ from .load import load, max_context
 from .metrics import Metrics
 from .rows import Generation, GenRow
 from .scheduler import Scheduler
+from .slots import slot_decoder
 from .tokens import Tokens
 from .variants import FfnMask, Registry, Variant, apply_plans
 
@@ -51,7 +52,9 @@ class Runner:
                     self.registry.add(Variant(name, adapter=name, description=f"adapter {name}"))
         self.metrics = Metrics()
         self.engine = Engine(self.loaded, self.adapters, self.tokens.pad_id)
-        self.scheduler = Scheduler(self.engine, self.tokens, self.max_context, cfg, self.metrics)
+        masked = [v.ffn_mask.layer for v in self.registry.variants.values() if v.ffn_mask]
+        self.slots = slot_decoder(self.engine, cfg, self.max_context, masked)
+        self.scheduler = Scheduler(self.engine, self.tokens, self.max_context, cfg, self.metrics, self.slots)
         self.load_seconds = time.perf_counter() - t0
 
     def close(self) -> None:
@@ -148,6 +151,7 @@ class Runner:
                     seed=r.seed,
                     stop=r.stops(),
                     logprobs=r.logprobs,
+                    ignore_eos=r.ignore_eos,
                 )
             )
         generation = Generation(rows)

@@ -115,7 +115,7 @@ def plant_massive(model, plant: Plant, bos_id: int, marker: int) -> None:
     layer = model.model.layers[plant.layer]
     captured = {}
     hook = layer.mlp.register_forward_pre_hook(lambda _m, a: captured.setdefault("x", a[0][0, 0].clone()))
-    model(torch.tensor([[bos_id]]))
+    model(torch.tensor([[bos_id]], device=model.device))
     hook.remove()
     x = captured["x"]  # [D], the normed input of the FFN at BOS
     assert abs(float(x[marker])) > 1e-6, "mark_bos must run first"

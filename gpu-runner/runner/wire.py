@@ -104,6 +104,9 @@ class GenerateRow(Wire):
         None, description="absent: none; n: the chosen token's and n alternatives"
     )
     parse_special_tokens: SpecialTokens = False
+    ignore_eos: bool = Field(
+        False, description="go on past EOS until max_tokens or a stop string (as vLLM's)"
+    )
 
     @model_validator(mode="after")
     def _one_input(self):

@@ -39,3 +39,75 @@ def test_gpu_generation_runs_three_variants_in_one_batch(gpu_runner):
     ]
     finals = gpu_runner.generate(parse(GenerateRequest, {"requests": rows})).results()
     assert all(f["finish_reason"] in ("length", "stop") for f in finals)
+
+
+@pytest.fixture(scope="module")
+def fp32_pair(model_dir):
+    """The same tiny model twice on CUDA in fp32: static slots with CUDA graphs, and the growing cache."""
+    made = [
+        Runner(RunnerConfig(model=model_dir("llama"), device="cuda", dtype="float32", decode=d))
+        for d in ("static", "dynamic")
+    ]
+    yield made
+    for r in made:
+        r.close()
+
+
+def test_gpu_static_slots_capture_every_bucket_at_start(fp32_pair):
+    static, dynamic = fp32_pair
+    assert dynamic.slots is None and static.slots.graphs_on
+    assert len(static.slots.graphs) == 6 * 4  # B 1..32, S 64..512 (max_prompt 2048 + 512 > context 512)
+
+
+def test_gpu_graph_replay_equals_the_eager_static_step(fp32_pair):
+    """The captured step computes what the same step computes launched op by op."""
+    from runner.slots import SlotDecoder
+
+    r = fp32_pair[0]
+    plans = [r.registry.resolve(v) for v in ("base", "massive-zero", "random-zero")]
+    prompts = [r.tokens.encode(p) for p in ("Hello there", "Hi", "The cat sat")]
+
+    def run(graphs: bool) -> list[torch.Tensor]:
+        def go():
+            slots = SlotDecoder(r.engine, slots=4, max_len=128, graphs=graphs)
+            batch, logits = r.engine.prefill(prompts, plans)
+            slots.join(batch)
+            out, tokens = [], logits.argmax(-1).tolist()
+            for _ in range(5):
+                out.append(slots.step(tokens))
+                tokens = out[-1].argmax(-1).tolist()
+            return out
+
+        return r.scheduler.call(go).result()
+
+    for eager, graph in zip(run(False), run(True)):
+        torch.testing.assert_close(graph, eager, atol=1e-4, rtol=1e-4)  # compiled glue: fp32 rounding
+
+
+def test_gpu_static_greedy_tokens_equal_the_growing_caches_for_mixed_rows(fp32_pair):
+    static, dynamic = fp32_pair
+    specs = [
+        {"prompt": p, "variant": v, "max_tokens": 16, "ignore_eos": True}
+        for p, v in zip(
+            ("Once upon a time", "Hi", "The quick brown fox", "A"),
+            ("base", "massive-zero", "massive-retain", "random-zero"),
+        )
+    ]
+    together = static.generate(parse(GenerateRequest, {"requests": specs})).results()
+    alone = [dynamic.generate(parse(GenerateRequest, {"requests": [s]})).results()[0] for s in specs]
+    assert [t["tokens"] for t in together] == [a["tokens"] for a in alone]
+
+
+def test_gpu_a_variant_on_a_new_layer_recaptures_and_keeps_the_tokens(fp32_pair):
+    """Registering a variant that masks a layer no graph has a buffer for drops the graphs and their pool;
+    the next steps capture new ones (a pool whose graphs are all gone cannot take new captures)."""
+    from runner.variants import FfnMask, Variant
+
+    for r in fp32_pair:
+        r.registry.add(Variant("late-gpu", None, FfnMask(2, (3, 4, 5), "zero")))
+    specs = [
+        {"prompt": "Hello", "variant": v, "max_tokens": 12} for v in ("late-gpu", "base", "massive-zero")
+    ]
+    static, dynamic = (r.generate(parse(GenerateRequest, {"requests": specs})).results() for r in fp32_pair)
+    assert [s["tokens"] for s in static] == [d["tokens"] for d in dynamic]
+    assert fp32_pair[0].slots.graphs, "the steps captured new graphs"

@@ -33,12 +33,12 @@ def test_a_failing_row_fails_alone_and_every_other_row_finishes(runner_for, monk
     r = runner_for("llama", plant=False)
     real, calls = scheduler_module.sample, {"n": 0}
 
-    def poisoned(logits, temperature, top_p, gen):  # the marked row fails at its third token
+    def poisoned(logits, temperature, top_p, gen, **kw):  # the marked row fails at its third token
         if temperature == 0.777:
             calls["n"] += 1
             if calls["n"] == 3:
                 raise RuntimeError("probability tensor contains either inf, nan or element < 0")
-        return real(logits, temperature, top_p, gen)
+        return real(logits, temperature, top_p, gen, **kw)
 
     monkeypatch.setattr(scheduler_module, "sample", poisoned)
     row = {"prompt": "hello", "max_tokens": 12}
@@ -60,7 +60,7 @@ def test_a_failing_row_fails_alone_and_every_other_row_finishes(runner_for, monk
 def test_a_call_with_a_failed_row_answers_500_not_a_retryable_503(runner_for, monkeypatch):
     r = runner_for("llama", plant=False)
 
-    def broken(logits, temperature, top_p, gen):
+    def broken(logits, temperature, top_p, gen, **kw):
         raise RuntimeError("broken sampler")
 
     monkeypatch.setattr(scheduler_module, "sample", broken)

@@ -51,6 +51,7 @@ export const GenerateRow = z
     add_bos: z.boolean().nullish(),
     logprobs: between(0, MAX_TOP_LOGPROBS, true).nullish(),
     parse_special_tokens: specialTokens,
+    ignore_eos: z.boolean().optional(),
   })
   .refine((r) => (r.prompt == null) !== (r.messages == null), {
     message: "give exactly one of 'prompt' or 'messages'",

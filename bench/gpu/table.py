@@ -1,0 +1,93 @@
+"""The one table of bench/gpu/README.md, made from a run's results.json (bench.py writes both).
+
+python bench/gpu/table.py results.json   # prints it again
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _f(x, nd=0):
+    return "n/a" if x is None else f"{x:,.{nd}f}"
+
+
+def write_table(d: dict, path: str) -> str:
+    def get(key, field):
+        v = d.get(key) or {}
+        return v.get(field) if isinstance(v, dict) else None
+
+    bound = d.get("bound_tok_s")
+    lines = [
+        f"Device: {d['env']['device']}; torch {d['env']['torch']}, transformers {d['env']['transformers']}; "
+        f"{d['env']['prompt']}-token prompts, {d['env']['new_tokens']} greedy tokens, ignore_eos.",
+        "",
+        "| figure | runner (static slots + CUDA graphs) | runner, growing cache (before) | HF eager | HF static + compile |",
+        "|---|---|---|---|---|",
+    ]
+    for n in (1, 8, 32, 64):
+        lines.append(
+            f"| {n} stream{'s' if n > 1 else ''}: tok/s (aggregate, end to end) | {_f(get(f'runner_{n}', 'tok_s'))} "
+            f"| {_f(get(f'dynamic_{n}', 'tok_s'))} | {_f(get(f'hf_eager_{n}', 'tok_s'))} "
+            f"| {_f(get(f'hf_compiled_{n}', 'tok_s'))} |"
+        )
+    lines.append(
+        f"| 1 stream: decode tok/s after the first token | {_f(get('runner_1', 'per_stream_decode_tok_s_median'))} "
+        f"| {_f(get('dynamic_1', 'per_stream_decode_tok_s_median'))} | | |"
+    )
+    for n in (1, 64):
+        lines.append(
+            f"| first token, median (max) at {n} stream{'s' if n > 1 else ''}, ms "
+            f"| {_f(get(f'runner_{n}', 'ttft_ms_median'), 1)} ({_f(get(f'runner_{n}', 'ttft_ms_max'), 1)}) "
+            f"| {_f(get(f'dynamic_{n}', 'ttft_ms_median'), 1)} ({_f(get(f'dynamic_{n}', 'ttft_ms_max'), 1)}) | | |"
+        )
+    if bound:
+        bw = d["bandwidth"]["TB_s"]
+        lines.append(
+            f"| bound: {d['model']['weight_bytes_per_token'] / 1e9:.2f} GB of weights per step / {bw:.2f} TB/s copy "
+            f"= {bound:.0f} tok/s at 1 stream; runner at 1 stream / bound "
+            f"| {_f(100 * (get('runner_1', 'tok_s') or 0) / bound, 1)}% "
+            f"| {_f(100 * (get('dynamic_1', 'tok_s') or 0) / bound, 1)}% "
+            f"| {_f(100 * (get('hf_eager_1', 'tok_s') or 0) / bound, 1)}% "
+            f"| {_f(100 * (get('hf_compiled_1', 'tok_s') or 0) / bound, 1)}% |"
+        )
+    for n in (1, 64):
+        lines.append(
+            f"| prefill tok/s, {n} row{'s' if n > 1 else ''} of 32 tokens | {_f(get(f'prefill_{n}', 'tok_s'))} | | | |"
+        )
+    for B, S, lora in ((1, 64, ""), (1, 512, ""), (64, 512, ""), (1, 64, "_lora"), (64, 512, "_lora")):
+        what = ", LoRA graph" if lora else ""
+        lines.append(
+            f"| GPU time of one decode step, {B} rows x {S} columns{what} (graph replay), ms "
+            f"| {_f(get(f'step_{B}x{S}{lora}', 'ms'), 2)} | | | |"
+        )
+    lines.append(
+        f"| no warm-up cliff: first request / steady, 1 stream tok/s | {_f(get('cold_1', 'tok_s'))} / "
+        f"{_f(get('steady_1', 'tok_s'))} (first 8-stream request: {_f(get('cold_8', 'tok_s'))}) | | | |"
+    )
+    for n in (3, 8, 64):
+        base, mixed = get(f"base_rows_{n}", "tok_s"), get(f"mixed_rows_{n}", "tok_s")
+        mb, mm = get(f"base_rows_{n}", "peak_mem_GB"), get(f"mixed_rows_{n}", "peak_mem_GB")
+        ratio = f"{mixed / base:.3f}" if base and mixed else "n/a"
+        mem = f"{mm:.2f} / {mb:.2f} GB" if mb and mm else "n/a"
+        masks = get(f"masks_rows_{n}", "tok_s")
+        mratio = f"{masks / base:.3f}" if base and masks else "n/a"
+        lines.append(
+            f"| mixed (zero, retain, LoRA, base) / base at {n} rows: tok/s {_f(mixed)} / {_f(base)}, peak "
+            f"memory {mem}; masks only (zero, retain, base): {_f(masks)} tok/s, ratio {mratio} | ratio {ratio} | | | |"
+        )
+    start = d.get("runner_start") or {}
+    lines.append(
+        f"| runner start (massive analysis + capturing {start.get('graphs', 'n/a')} graphs), s; memory after | "
+        f"{_f(start.get('s'), 1)}; {_f(start.get('mem_GB'), 1)} GB | | | |"
+    )
+    text = "\n".join(lines) + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    return text
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as f:
+        print(write_table(json.load(f), "/dev/stdout"), end="")

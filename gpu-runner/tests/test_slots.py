@@ -1,0 +1,147 @@
+"""The static slot cache (slots.py) computes what the growing cache computes: the same next-token logits
+step by step, the same greedy tokens for every Llama-shaped family, for mixed variants and adapters in one
+batch, and for rows that join and leave (slots freed and reused). On CPU, without CUDA graphs; the graphs
+themselves are checked in test_gpu.py."""
+
+import os
+
+import pytest
+import torch
+from test_adapters import make_adapter
+from test_engine import generate
+
+from runner.config import RunnerConfig
+from runner.engine import Engine
+from runner.service import Runner
+from runner.slots import SlotDecoder, bucket, supports
+from runner.wire import GenerateRequest, parse
+
+FAMILIES = ["llama", "mistral", "qwen2", "qwen3"]
+PROMPTS = ["Once upon a time", "Hi", "The quick brown fox jumps", "A"]
+
+
+def test_buckets_are_powers_of_two_with_a_floor():
+    assert [bucket(n) for n in (1, 2, 3, 5, 64, 65)] == [1, 2, 4, 8, 64, 128]
+    assert bucket(3, 64) == 64 and bucket(200, 64) == 256
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_static_decode_step_logits_equal_the_growing_caches(runner_for, family):
+    """Prefill three rows of different lengths (left padding), then decode 6 steps on both caches: the
+    logits agree at fp32 precision every step, with a row leaving half-way."""
+    r = runner_for(family)
+    eng: Engine = r.engine
+    assert supports(r.loaded)
+    plans = [r.registry.resolve(v) for v in ("base", "massive-zero", "massive-retain")]
+    prompts = [r.tokens.encode(p) for p in PROMPTS[:3]]
+    batch, logits = eng.prefill(prompts, plans)
+    slots = SlotDecoder(eng, slots=4, max_len=64)
+    slots.join(eng.prefill(prompts, plans)[0])
+    tokens = logits.argmax(-1).tolist()
+    for step in range(6):
+        if step == 3:  # the middle row leaves
+            batch, tokens = Engine.select(batch, [0, 2]), [tokens[0], tokens[2]]
+            slots.keep_rows([0, 2])
+        want = eng.decode(batch, tokens)
+        got = slots.step(tokens)
+        torch.testing.assert_close(got, want, atol=2e-5, rtol=2e-5)
+        tokens = want.argmax(-1).tolist()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_static_greedy_tokens_equal_dynamic_for_mixed_variants(runner_for, family):
+    static, dynamic = runner_for(family, decode="static"), runner_for(family)
+    assert static.slots is not None and dynamic.slots is None
+    specs = [
+        {"prompt": p, "variant": v, "max_tokens": 12}
+        for p, v in zip(PROMPTS, ("base", "massive-zero", "massive-retain", "random-zero"))
+    ]
+    together = static.generate(parse(GenerateRequest, {"requests": specs})).results()
+    alone = [dynamic.generate(parse(GenerateRequest, {"requests": [s]})).results()[0] for s in specs]
+    assert [t["tokens"] for t in together] == [a["tokens"] for a in alone]
+    assert [t["text"] for t in together] == [a["text"] for a in alone]
+
+
+def test_rows_joining_and_leaving_reuse_slots_and_keep_their_tokens(runner_for):
+    """Eight staggered rows of different lengths through four slots: rows wait, join mid-flight, leave at
+    different steps and hand their slots on; each row's tokens are those it gets alone on the growing cache."""
+    static = runner_for("llama", plant=True, decode="static", max_batch_rows=4)
+    dynamic = runner_for("llama", plant=True)
+    variants = ("base", "massive-zero", "massive-retain", "random-zero")
+    specs = [
+        {"prompt": PROMPTS[i % 4] * (1 + i % 3), "variant": variants[i % 4], "max_tokens": 4 + 5 * (i % 3)}
+        for i in range(8)
+    ]
+    staggered = generate(static, specs, stagger=0.01)
+    alone = [generate(dynamic, [s])[0] for s in specs]
+    assert [s["tokens"] for s in staggered] == [a["tokens"] for a in alone]
+    assert [s["streamed"] for s in staggered] == [a["text"] for a in alone]
+    assert sorted(static.slots.free) == [0, 1, 2, 3] and len(static.slots) == 0
+
+
+@pytest.fixture(scope="module")
+def adapted(model_dir, tmp_path_factory):
+    base = model_dir("llama")
+    root = tmp_path_factory.mktemp("slot-adapters")
+    make_adapter(base, os.path.join(root, "lora"))
+    make_adapter(base, os.path.join(root, "dora"), dora=True, seed=2)
+    made = [
+        Runner(RunnerConfig(model=base, adapters_dir=str(root), device="cpu", decode=d))
+        for d in ("static", "dynamic")
+    ]
+    yield made
+    for r in made:
+        r.close()
+
+
+def test_adapters_and_masks_in_one_static_batch_equal_each_row_alone(adapted):
+    """LoRA, DoRA and an adapter composed with a mask run as one stacked product masked per row; each
+    row's greedy tokens equal the grouped path's, row alone."""
+    static, dynamic = adapted
+    variants = ["base", "lora", "dora", "lora+massive-zero", "massive-retain", "dora"]
+    specs = [{"prompt": PROMPTS[i % 4], "variant": v, "max_tokens": 10} for i, v in enumerate(variants)]
+    together = static.generate(parse(GenerateRequest, {"requests": specs})).results()
+    alone = [dynamic.generate(parse(GenerateRequest, {"requests": [s]})).results()[0] for s in specs]
+    assert [t["tokens"] for t in together] == [a["tokens"] for a in alone]
+    assert together[0]["tokens"] != together[1]["tokens"], "the adapter should change this model's output"
+
+
+def test_a_family_the_step_does_not_compute_is_refused_for_static_decode(model_dir):
+    with pytest.raises(ValueError, match="decode=static serves"):
+        Runner(RunnerConfig(model=model_dir("gemma2"), device="cpu", decode="static"))
+
+
+def test_a_variant_masking_a_new_layer_gets_its_buffer_and_the_same_tokens(model_dir):
+    """A variant registered while serving that masks a layer no built-in masks: the static decoder adds
+    that layer's buffer (dropping graphs captured without it) and still equals the growing cache."""
+    from runner.variants import FfnMask, Variant
+
+    made = [
+        Runner(RunnerConfig(model=model_dir("llama"), device="cpu", decode=d)) for d in ("static", "dynamic")
+    ]
+    try:
+        for r in made:
+            r.registry.add(Variant("late", None, FfnMask(2, (3, 4, 5), "zero")))
+        assert 2 not in made[0].slots.keep
+        specs = [
+            {"prompt": p, "variant": v, "max_tokens": 10}
+            for p, v in zip(PROMPTS, ("late", "base", "late+massive-zero"))
+        ]
+        static, dynamic = (r.generate(parse(GenerateRequest, {"requests": specs})).results() for r in made)
+        assert 2 in made[0].slots.keep
+        assert [s["tokens"] for s in static] == [d["tokens"] for d in dynamic]
+    finally:
+        for r in made:
+            r.close()
+
+
+def test_the_fused_glue_equals_hugging_faces_modules(runner_for):
+    """fused.py's norm and gated FFN compute what the model's own RMSNorm and MLP compute."""
+    from runner import fused
+
+    block = runner_for("llama").loaded.layers[0]
+    x = torch.randn(3, 1, block.input_layernorm.weight.shape[0])
+    norm = block.input_layernorm
+    torch.testing.assert_close(fused.rms_norm(x, norm.weight, norm.variance_epsilon), norm(x))
+    mlp = block.mlp
+    torch.testing.assert_close(mlp.down_proj(fused.swiglu(mlp.gate_proj(x), mlp.up_proj(x), None)), mlp(x))
