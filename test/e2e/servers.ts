@@ -61,9 +61,9 @@ export function stop(proc: ChildProcess | undefined) {
   }
 }
 
-export async function startRunner(): Promise<{ url: string; proc: ChildProcess }> {
-  const tiny = join(root, "models/tiny");
-  if (!existsSync(join(tiny, "model.safetensors"))) {
+export async function startRunner(model?: string): Promise<{ url: string; proc: ChildProcess }> {
+  const tiny = model ?? join(root, "models/tiny");
+  if (!model && !existsSync(join(tiny, "model.safetensors"))) {
     const built = spawnSync(python, ["-m", "runner", "build-tiny", "--out", tiny], {
       cwd: join(root, "gpu-runner"),
       encoding: "utf8",
@@ -83,7 +83,11 @@ export async function startRunner(): Promise<{ url: string; proc: ChildProcess }
 
 export const ADMIN_TOKEN = "e2e-admin-token";
 
-export async function startGateway(runnerUrl: string): Promise<{ url: string; proc: ChildProcess }> {
+/** `ready`: the path that answers 200 once it is up ("/" where the runner is meant to be down). */
+export async function startGateway(
+  runnerUrl: string,
+  ready = "/health",
+): Promise<{ url: string; proc: ChildProcess }> {
   const state = mkdtempSync(join(tmpdir(), "house-gateway-"));
   const env = { WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" };
   const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
@@ -118,6 +122,6 @@ export async function startGateway(runnerUrl: string): Promise<{ url: string; pr
     env,
   );
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/health`, 90_000, proc, log);
+  await waitFor(url + ready, 90_000, proc, log);
   return { url, proc };
 }
