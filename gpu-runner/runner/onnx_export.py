@@ -251,7 +251,8 @@ def export_onnx(runner, out: str, adapter: str | None = None, quantize: str | No
         # zeros with ones at `indices` ("retain"), as variants.FfnMask.keep does
         "variants": [
             {
-                "name": v.name,
+                # in an adapter's graph every row runs the adapter: "macdrop", "macdrop+massive-zero", ...
+                "name": (adapter if v.name == "base" else f"{adapter}+{v.name}") if adapter else v.name,
                 "description": v.description,
                 "mask": v.ffn_mask.to_json() if v.ffn_mask else None,
             }

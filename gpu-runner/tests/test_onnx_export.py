@@ -94,3 +94,32 @@ def test_export_is_skipped_when_its_inputs_are_unchanged(exported):
     again = export_onnx(r, out)
     assert again["skipped"] == "up to date"
     assert again["files"] == manifest["files"]
+
+
+def test_an_adapter_merged_into_its_own_graph_equals_the_runners_adapter_variants(model_dir, tmp_path):
+    from test_adapters import make_adapter
+
+    from runner.config import RunnerConfig
+    from runner.service import Runner
+
+    base = model_dir("llama")
+    make_adapter(base, str(tmp_path / "adapters" / "dora"), dora=True, seed=2)
+    r = Runner(RunnerConfig(model=base, adapters_dir=str(tmp_path / "adapters"), device="cpu"))
+    try:
+        out = str(tmp_path / "onnx")
+        export_onnx(r, out, adapter="dora")
+        manifest = json.load(open(os.path.join(out, "manifest.json")))
+        names = [v["name"] for v in manifest["variants"]]
+        assert names == ["dora", "dora+massive-zero", "dora+massive-retain", "dora+random-zero"]
+        sess = ort.InferenceSession(os.path.join(out, manifest["graph"]), providers=["CPUExecutionProvider"])
+        c = manifest["config"]
+        keep = np.stack([keep_row(v["mask"], c["d_ff"]) for v in manifest["variants"]])
+        ids = r.tokens.encode("winter is cold", add_bos=True)
+        _, want = r.engine.prefill([ids] * len(names), [r.registry.resolve(n) for n in names])
+        past = np.zeros((c["layers"], 2, len(names), c["kv_heads"], 0, c["head_dim"]), np.float32)
+        logits = sess.run(None, {"input_ids": np.array([ids] * len(names)), "past": past, "keep": keep})[0]
+        np.testing.assert_allclose(logits, want.numpy(), atol=2e-4, rtol=1e-4)
+        _, base_logits = r.engine.prefill([ids], [r.registry.resolve("base")])
+        assert not np.allclose(logits[0], base_logits[0].numpy(), atol=1e-3)  # the adapter is in the graph
+    finally:
+        r.close()
