@@ -126,18 +126,18 @@ def trace(runner, layer: int, adapter: str | None, path: str) -> None:
     B, T, P = 2, 3, 4  # example sizes; all three are dynamic in the graph
     example = (torch.ones(B, T, dtype=torch.long), torch.zeros(n, 2, B, H, P, Dh), torch.ones(B, d_ff))
     batch, seq, past = torch.export.Dim("batch", max=64), torch.export.Dim("seq"), torch.export.Dim("past")
-    runner.loaded.model.set_attn_implementation("eager")  # traces to plain ops every backend runs
-    torch.onnx.export(
-        Graph(runner, layer, adapter).eval(),
-        example,
-        path,
-        dynamo=True,
-        input_names=["input_ids", "past", "keep"],
-        output_names=["logits", "present", "hidden", "inter"],
-        dynamic_shapes={"input_ids": {0: batch, 1: seq}, "past": {2: batch, 4: past}, "keep": {0: batch}},
-        external_data=True,
-        verbose=False,
-    )
+    with massive.eager(runner.loaded.model):  # eager attention traces to plain ops every backend runs
+        torch.onnx.export(
+            Graph(runner, layer, adapter).eval(),
+            example,
+            path,
+            dynamo=True,
+            input_names=["input_ids", "past", "keep"],
+            output_names=["logits", "present", "hidden", "inter"],
+            dynamic_shapes={"input_ids": {0: batch, 1: seq}, "past": {2: batch, 4: past}, "keep": {0: batch}},
+            external_data=True,
+            verbose=False,
+        )
 
 
 def split(src: str, out: str, stem: str) -> list[str]:
