@@ -1,7 +1,8 @@
 """Does quantization keep the greedy text? The browser graph (fp32) against the same graph quantized two ways,
 on onnxruntime CPU: greedy text of 48 tokens for every mask variant on held-out prompts, and the size of each.
   int8: onnx_export.quantize_int8 (onnxruntime's dynamic quantization: int8 weights AND int8 activations,
-        one scale per tensor, which a massive activation at BOS, hundreds of times the median, ruins);
+        one scale per tensor, which a massive activation at BOS, hundreds of times the median, plausibly
+        spoils);
   w8:   weight-only 8-bit MatMulNBits (blocks of 32 along the input; activations stay fp32).
 
     .venv/bin/python bench/browser/quantize.py build/assets/browser/model   (writes bench/browser/quantize.json)

@@ -269,7 +269,11 @@ def export_onnx(runner, out: str, adapter: str | None = None, quantize: str | No
 def add_arguments(p) -> None:
     """The `export` subcommand's ONNX options (runner/__main__.py owns the subcommand)."""
     p.add_argument("--adapter", help="--format onnx: merge this adapter into its own graph")
-    p.add_argument("--quantize", choices=["int8"], help="--format onnx: int8 MatMul weights")
+    p.add_argument(
+        "--quantize",
+        choices=["int8"],
+        help="--format onnx: int8 MatMuls (changes the greedy text: bench/browser/quantize.json)",
+    )
 
 
 def run(args) -> int:
