@@ -33,3 +33,8 @@ if [ "$what" != python ] && [ -f package-lock.json ]; then
     touch "$stamp_js"
   fi
 fi
+
+# The gateway's static assets (the demo page's in-browser model; wrangler.toml [assets]): idempotent.
+if [ "$what" = all ]; then
+  bash scripts/browser-assets.sh
+fi

@@ -91,3 +91,8 @@ cat <<MSG
 
 MSG
 wait -n "${pids[@]}" || true
+# The gateway outlives a stopped runner: its demo page then runs the model in the visitor's browser.
+if kill -0 "${pids[1]}" 2>/dev/null; then
+  echo "start: the runner stopped; the gateway keeps serving (the demo page runs the model in your browser)"
+  wait "${pids[1]}" || true
+fi

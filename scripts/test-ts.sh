@@ -39,7 +39,7 @@ WRANGLER_SEND_METRICS=false npx wrangler types --include-runtime=false --strict-
 }
 
 echo "== tsc --noEmit"
-npx tsc --noEmit -p . && npx tsc --noEmit -p test/e2e && npx tsc --noEmit -p attacks && npx tsc --noEmit -p test/container
+npx tsc --noEmit -p . && npx tsc --noEmit -p test/e2e && npx tsc --noEmit -p attacks && npx tsc --noEmit -p test/container && npx tsc --noEmit -p src/demo/browser
 
 echo "== vitest (workerd, fake runner, real D1)"
 npx vitest run

@@ -3,6 +3,7 @@
     python -m runner serve     --model DIR_OR_HUB_ID --port 8100 [--adapters DIR] [--admin-token T]
     python -m runner analyse   --model DIR [--prompt TEXT] [--k 5] [--json]
     python -m runner export    --model DIR --variant massive-zero --format peft --out DIR
+    python -m runner export    --model DIR --format onnx --out DIR [--adapter NAME] [--quantize int8]
     python -m runner evaluate  --model DIR --text FILE [--variants a,b] [--context N]
     python -m runner build-tiny --out DIR [--family llama] [--no-plant] [--seed 0]
     python -m runner convert   --gguf FILE --out DIR
@@ -73,7 +74,7 @@ def runner_from(args, **over):
 
 
 def main(argv=None) -> int:
-    from . import gguf, sweep
+    from . import gguf, onnx_export, sweep
     from .load import FAMILIES
 
     ap = argparse.ArgumentParser(
@@ -113,9 +114,10 @@ def main(argv=None) -> int:
 
     p = sub.add_parser("export", help="write a mask variant as a PEFT LoRA adapter")
     model_args(p)
-    p.add_argument("--variant", required=True)
-    p.add_argument("--format", choices=["peft"], default="peft")
+    p.add_argument("--variant", help="--format peft: the mask variant to write")
+    p.add_argument("--format", choices=["peft", "onnx"], default="peft")
     p.add_argument("--out", required=True)
+    onnx_export.add_arguments(p)  # runner/onnx_export.py: the model as one ONNX graph for the browser
 
     p = sub.add_parser("evaluate", help="held-out perplexity per variant")
     model_args(p)
@@ -173,9 +175,15 @@ def cmd_analyse(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from . import onnx_export
     from .errors import ApiError
     from .export import export_peft
 
+    if args.format == "onnx":
+        return onnx_export.run(args)
+    if not args.variant:
+        print("runner: --format peft needs --variant NAME", file=sys.stderr)
+        return 2
     r = runner_from(args)
     try:
         print(json.dumps(export_peft(r.loaded, r.registry.resolve(args.variant), args.out)))

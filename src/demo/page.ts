@@ -2,6 +2,7 @@
 // prompt to three variants side by side through POST /v1/compare and charts the massive-activation profile
 // from GET /demo/massive (per layer, the top |value| over the median at the BOS token, log scale).
 import type { Config } from "../env";
+import { browserSwitchHtml } from "./browser-switch";
 import { robustnessTab } from "./robustness";
 import { script } from "./script";
 
@@ -46,6 +47,7 @@ ${robustnessTab()}
   <textarea id="prompt" name="prompt" maxlength="${demo.maxPromptChars}" aria-label="prompt">Once upon a time</textarea>
   <button id="go" type="submit">Compare</button>
 </form>
+${browserSwitchHtml()}
 <p id="error" role="alert"></p>
 <div id="answers">
 ${variants.map((v) => `  <section class="answer" data-variant="${v}"><h2>${v}</h2><pre></pre><div class="meta"></div></section>`).join("\n")}

@@ -64,7 +64,12 @@ function show(ev) {
 async function drawMassive(prompt) {
   const res = await fetch("/demo/massive?prompt=" + encodeURIComponent(prompt));
   if (!res.ok) throw await failure(res);
-  const m = await res.json();
+  drawChart(await res.json());
+}
+
+// also drawn from the in-browser model's own run (src/demo/browser/chart.ts)
+window.houseChart = drawChart;
+function drawChart(m) {
   const layers = m.bos?.layers ?? [];
   const svg = $("#chart");
   const W = 1000, H = 260, pad = 36;

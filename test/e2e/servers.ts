@@ -84,7 +84,11 @@ export async function startRunner(model?: string): Promise<{ url: string; proc: 
 
 export const ADMIN_TOKEN = "e2e-admin-token";
 
-export async function startGateway(runnerUrl: string): Promise<{ url: string; proc: ChildProcess }> {
+/** `ready`: the path that answers 200 once it is up ("/" where the runner is meant to be down). */
+export async function startGateway(
+  runnerUrl: string,
+  ready = "/health",
+): Promise<{ url: string; proc: ChildProcess }> {
   const state = mkdtempSync(join(tmpdir(), "house-gateway-"));
   const env = { WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" };
   const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
@@ -119,6 +123,6 @@ export async function startGateway(runnerUrl: string): Promise<{ url: string; pr
     env,
   );
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/health`, 90_000, proc, log);
+  await waitFor(url + ready, 90_000, proc, log);
   return { url, proc };
 }
