@@ -27,23 +27,33 @@ import warnings
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def models_root() -> str:
+    """Where the default models live: $HOUSE_MODELS (the image sets /models), else the checkout's models/."""
+    return os.environ.get("HOUSE_MODELS") or os.path.join(REPO, "models")
+
+
 def default_model() -> str:
-    house = os.path.join(REPO, "models", "house")
+    house = os.path.join(models_root(), "house")
     if os.path.isfile(os.path.join(house, "config.json")):
         return house
-    tiny = os.path.join(REPO, "models", "tiny")
+    tiny = os.path.join(models_root(), "tiny")
     if not os.path.isfile(os.path.join(tiny, "config.json")):
-        from .tiny import build_tiny
+        if not os.access(os.path.dirname(tiny), os.W_OK):  # an installed package: build into the cache
+            from .catalog import cache_root
 
-        print(f"runner: building the tiny default model in {tiny}", file=sys.stderr)
-        build_tiny(tiny)
+            tiny = os.path.join(cache_root(), "tiny")
+        if not os.path.isfile(os.path.join(tiny, "config.json")):
+            from .tiny import build_tiny
+
+            print(f"runner: building the tiny default model in {tiny}", file=sys.stderr)
+            build_tiny(tiny)
     return tiny
 
 
 def default_adapters(args) -> str | None:
     """The default model's committed adapters (lora, macdrop, dora, dora-macdrop), served unless --adapters
     or --model says otherwise."""
-    folder = os.path.join(REPO, "models", "house", "adapters")
+    folder = os.path.join(models_root(), "house", "adapters")
     return folder if args.model is None and os.path.isdir(folder) else None
 
 
