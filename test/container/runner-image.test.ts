@@ -86,10 +86,10 @@ describe("the runner served from the image on the tiny model", () => {
   });
 });
 
-describe("the runner served from the image on the house model (its default command)", () => {
+describe("the runner served from the image on the house model (given only --port: HOUSE_MODELS makes it the default)", () => {
   let served: Served | undefined;
   beforeAll(async () => {
-    served = await serve(image, ["--model", "/models/house", "--adapters", "/models/house/adapters"]);
+    served = await serve(image, []); // serve() adds --port, which replaces the image's CMD
   });
   afterAll(() => stopServed(served));
 
