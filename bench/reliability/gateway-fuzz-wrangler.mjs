@@ -1,0 +1,132 @@
+// Whose memory grows in the gateway fuzz's long mode? Under the vitest pool one workerd process hosts the
+// gateway, vitest's runner, the fake runner and the local D1 together (gateway-fuzz-rss.mjs). Here the
+// gateway runs alone under `wrangler dev` (servers.mjs), the fake runner (test/fixtures/fake-runner.mjs) in
+// this Node process behind a loopback HTTP server, and the same fuzzed bodies (test/fixtures/fuzz-bodies.ts)
+// go over HTTP, round robin over the eight routes, in batches of 1,000. After each batch, with the gateway
+// idle for a moment: workerd's RSS (from /proc) and the size of the local D1's SQLite files (a request row
+// per request). Writes bench/reliability/gateway-fuzz-wrangler.json.
+// Run: node bench/reliability/gateway-fuzz-wrangler.mjs   (FUZZ_REQUESTS, default 10000; FUZZ_CONCURRENCY, 8)
+import { build } from "esbuild";
+import fc from "fast-check";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { post, root, rssMib, startGateway, stop } from "./servers.mjs";
+
+const N = Number(process.env.FUZZ_REQUESTS ?? 10000);
+const C = Number(process.env.FUZZ_CONCURRENCY ?? 8);
+const BATCH = 1000;
+const FAKE_PORT = 8610;
+const GATEWAY_PORT = 8611;
+
+// The fake runner and the bodies are TypeScript-importing modules: bundle them for Node first.
+for (const [entry, out] of [
+  ["test/fixtures/fake-runner.mjs", "build/bench-fake-runner.mjs"],
+  ["test/fixtures/fuzz-bodies.ts", "build/bench-fuzz-bodies.mjs"],
+])
+  await build({ entryPoints: [join(root, entry)], outfile: join(root, out), bundle: true, format: "esm" });
+const fake = (await import(pathToFileURL(join(root, "build/bench-fake-runner.mjs")))).default;
+const { bodies, VALID } = await import(pathToFileURL(join(root, "build/bench-fuzz-bodies.mjs")));
+
+// The fake picks its behaviour by host name: "ok.runner" answers everything.
+const server = createServer(async (req, res) => {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const body = req.method === "POST" ? Buffer.concat(chunks) : undefined;
+  const answer = await fake.fetch(
+    new Request(`http://ok.runner${req.url}`, {
+      method: req.method,
+      headers: { "content-type": req.headers["content-type"] ?? "application/json" },
+      body,
+    }),
+  );
+  res.writeHead(answer.status, Object.fromEntries(answer.headers));
+  res.end(Buffer.from(await answer.arrayBuffer()));
+});
+await new Promise((ok) => server.listen(FAKE_PORT, "127.0.0.1", ok));
+
+/** Total bytes of the local D1's SQLite files (database, WAL) under the gateway's --persist-to folder. */
+function d1Bytes(dir) {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile() && /\.sqlite(-wal)?$/.test(e.name) && /d1/i.test(e.parentPath ?? e.path))
+      total += statSync(join(e.parentPath ?? e.path, e.name)).size;
+  return total;
+}
+
+/** wrangler dev's workerd processes: "proxy" (wrangler's own proxy Worker on the public port) and "worker"
+ * (the gateway itself, its local D1 and inspector). */
+function workerds(wranglerPid, port) {
+  const out = {};
+  for (const d of readdirSync("/proc").filter((d) => /^\d+$/.test(d)))
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (!stat.includes("(workerd)")) continue;
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== wranglerPid) continue;
+      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
+      out[cmd.includes(`entry=127.0.0.1:${port}`) ? "proxy" : "worker"] = Number(d);
+    } catch {}
+  return out;
+}
+
+let gateway;
+try {
+  const targets = JSON.stringify([{ name: "fake", url: `http://127.0.0.1:${FAKE_PORT}`, kind: "runner" }]);
+  gateway = await startGateway(GATEWAY_PORT, {
+    vars: { RUNNER_TARGETS: targets },
+    edit: (s) => s.replace(/(name = "KEY_LIMITER"[\s\S]*?limit = )600/, "$1100000"),
+  });
+  const gw = `http://127.0.0.1:${GATEWAY_PORT}`;
+  const { key } = await (
+    await fetch(`${gw}/admin/keys`, post({ name: "fuzz" }, { authorization: "Bearer reliab" }))
+  ).json();
+  // wrangler's node process is the group leader's child: find it by the workerds' common parent.
+  const wranglerPid =
+    Number(
+      readFileSync(`/proc/${gateway.proc.pid}/task/${gateway.proc.pid}/children`, "utf8").split(" ")[0],
+    ) || gateway.proc.pid;
+  const pids = { ...workerds(gateway.proc.pid, GATEWAY_PORT), ...workerds(wranglerPid, GATEWAY_PORT) };
+  const routes = Object.keys(VALID);
+  const samples = [];
+  const statuses = {};
+  const sample = async (sent, seconds) => {
+    await new Promise((r) => setTimeout(r, 2000)); // idle a moment: what is left is what is kept
+    const rss = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.round(rssMib(pid))]));
+    samples.push({ sent, seconds, rss_mib: rss, d1_bytes: d1Bytes(gateway.state) });
+    console.log(JSON.stringify(samples.at(-1)));
+  };
+  const t0 = Date.now();
+  await sample(0, 0);
+  for (let sent = 0; sent < N;) {
+    const n = Math.min(BATCH, N - sent);
+    const todo = Array.from({ length: n }, (_, i) => {
+      const path = routes[(sent + i) % routes.length];
+      return [path, fc.sample(bodies(VALID[path]), 1)[0]];
+    });
+    const worker = async () => {
+      for (let job; (job = todo.pop());) {
+        const [path, body] = job;
+        const res = await fetch(`${gw}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+          body: JSON.stringify(body),
+        });
+        await res.arrayBuffer();
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+      }
+    };
+    await Promise.all(Array.from({ length: C }, worker));
+    sent += n;
+    await sample(sent, (Date.now() - t0) / 1000);
+  }
+  const out = { when: new Date().toISOString(), requests: N, concurrency: C, statuses, samples };
+  writeFileSync(
+    join(root, "bench/reliability/gateway-fuzz-wrangler.json"),
+    JSON.stringify(out, null, 2) + "\n",
+  );
+  console.log(JSON.stringify({ statuses }));
+} finally {
+  stop(gateway);
+  server.close();
+}
