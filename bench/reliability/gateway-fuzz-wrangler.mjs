@@ -5,7 +5,8 @@
 // go over HTTP, round robin over the eight routes, in batches of 1,000. After each batch, with the gateway
 // idle for a moment: workerd's RSS (from /proc) and the size of the local D1's SQLite files (a request row
 // per request). Writes bench/reliability/gateway-fuzz-wrangler.json.
-// Run: node bench/reliability/gateway-fuzz-wrangler.mjs   (FUZZ_REQUESTS, default 10000; FUZZ_CONCURRENCY, 8)
+// Run: node bench/reliability/gateway-fuzz-wrangler.mjs   (FUZZ_REQUESTS, default 10000; FUZZ_CONCURRENCY, 8;
+// FUZZ_CONTROL=404 or hello, below: trivial requests instead, to gateway-fuzz-wrangler-control-<name>.json)
 import { build } from "esbuild";
 import fc from "fast-check";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -16,6 +17,10 @@ import { post, root, rssMib, startGateway, stop } from "./servers.mjs";
 
 const N = Number(process.env.FUZZ_REQUESTS ?? 10000);
 const C = Number(process.env.FUZZ_CONCURRENCY ?? 8);
+// Controls: FUZZ_CONTROL=404, GETs the gateway answers 404 at once; FUZZ_CONTROL=hello, the same GETs to a
+// hello-world Worker (no project code) under the same `wrangler dev`: the runtime's own baseline.
+const CONTROL = process.env.FUZZ_CONTROL ?? "";
+const HELLO = "build/bench-hello-worker.mjs";
 const BATCH = 1000;
 const FAKE_PORT = 8610;
 const GATEWAY_PORT = 8611;
@@ -70,17 +75,30 @@ function workerds(wranglerPid, port) {
   return out;
 }
 
+// (it exports the Durable Object class and the queue handler that wrangler.toml's bindings name)
+writeFileSync(
+  join(root, HELLO),
+  `export class RunnerContainer { fetch() { return new Response("hello"); } }
+export default { fetch: () => new Response("hello"), queue() {} };
+`,
+);
+
 let gateway;
 try {
   const targets = JSON.stringify([{ name: "fake", url: `http://127.0.0.1:${FAKE_PORT}`, kind: "runner" }]);
   gateway = await startGateway(GATEWAY_PORT, {
     vars: { RUNNER_TARGETS: targets },
-    edit: (s) => s.replace(/(name = "KEY_LIMITER"[\s\S]*?limit = )600/, "$1100000"),
+    edit: (s) =>
+      s
+        .replace(/(name = "KEY_LIMITER"[\s\S]*?limit = )600/, "$1100000")
+        .replace(/^main = .*$/m, CONTROL === "hello" ? `main = "${HELLO}"` : "$&"),
   });
   const gw = `http://127.0.0.1:${GATEWAY_PORT}`;
-  const { key } = await (
-    await fetch(`${gw}/admin/keys`, post({ name: "fuzz" }, { authorization: "Bearer reliab" }))
-  ).json();
+  const admin = { authorization: "Bearer reliab" };
+  const { key } =
+    CONTROL === "hello"
+      ? { key: "none" }
+      : await (await fetch(`${gw}/admin/keys`, post({ name: "fuzz" }, admin))).json();
   // wrangler's node process is the group leader's child: find it by the workerds' common parent.
   const wranglerPid =
     Number(
@@ -101,6 +119,8 @@ try {
   for (let sent = 0; sent < N;) {
     const n = Math.min(BATCH, N - sent);
     const todo = Array.from({ length: n }, (_, i) => {
+      // The control: a GET the gateway answers 404 at once (no body, no runner; its request row is written).
+      if (CONTROL) return ["/fuzz-control", undefined];
       const path = routes[(sent + i) % routes.length];
       return [path, fc.sample(bodies(VALID[path]), 1)[0]];
     });
@@ -108,9 +128,9 @@ try {
       for (let job; (job = todo.pop());) {
         const [path, body] = job;
         const res = await fetch(`${gw}${path}`, {
-          method: "POST",
+          method: body === undefined ? "GET" : "POST",
           headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-          body: JSON.stringify(body),
+          body: body === undefined ? undefined : JSON.stringify(body),
         });
         await res.arrayBuffer();
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
@@ -120,9 +140,16 @@ try {
     sent += n;
     await sample(sent, (Date.now() - t0) / 1000);
   }
-  const out = { when: new Date().toISOString(), requests: N, concurrency: C, statuses, samples };
+  const out = {
+    when: new Date().toISOString(),
+    requests: N,
+    concurrency: C,
+    control: CONTROL || null,
+    statuses,
+    samples,
+  };
   writeFileSync(
-    join(root, "bench/reliability/gateway-fuzz-wrangler.json"),
+    join(root, `bench/reliability/gateway-fuzz-wrangler${CONTROL ? `-control-${CONTROL}` : ""}.json`),
     JSON.stringify(out, null, 2) + "\n",
   );
   console.log(JSON.stringify({ statuses }));
