@@ -1,54 +1,17 @@
 // Property-based fuzzing of the gateway in workerd (fast-check; mocked runner): for every public POST route,
 // bodies built from a valid one with fields replaced by any JSON value (the numbers and strings that broke
-// servers before included), extra fields, and arbitrary JSON. Every answer is 2xx or a documented 4xx, with
-// an error message; never a 5xx. CI runs FUZZ_RUNS (default 60) bodies per route; set FUZZ_RUNS=2000 in the
-// environment of `npx vitest run test/fuzz.test.ts` for the long mode (8 routes: 16,000 requests).
+// servers before included), extra fields, and arbitrary JSON (test/fixtures/fuzz-bodies.ts). Every answer is
+// 2xx or a documented 4xx, with an error message; never a 5xx. CI runs FUZZ_RUNS (default 60) bodies per
+// route; set FUZZ_RUNS=2000 in the environment of `npx vitest run test/fuzz.test.ts` for the long mode (8
+// routes: 16,000 requests).
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { bodies, VALID } from "./fixtures/fuzz-bodies";
 import { call, newKey } from "./helpers";
 
 const RUNS = Number((env as unknown as { FUZZ_RUNS?: string }).FUZZ_RUNS ?? 60);
 const DOCUMENTED = new Set([200, 400, 401, 403, 404, 413, 422, 429]);
-
-const VALID: Record<string, Record<string, unknown>> = {
-  "/v1/chat/completions": { model: "house:base", messages: [{ role: "user", content: "hi" }], max_tokens: 2 },
-  "/v1/completions": { model: "house:base", prompt: "hi", max_tokens: 2, logprobs: 1, echo: true },
-  "/v1/compare": { prompt: "hi", max_tokens: 2 },
-  "/v1/score": { rolling: [{ text: "hi" }] },
-  "/v1/tokenize": { text: "hi" },
-  "/tokenize": { prompt: "hi" },
-  "/v1/detokenize": { tokens: [5, 6] },
-  "/detokenize": { tokens: [5, 6] },
-};
-
-const tricky = fc.oneof(
-  fc.constantFrom(5e-324, 1e308, -1, 0, 2 ** 53, "\ud800", "<s>", "²", "", "a".repeat(2000), null, [], {}),
-  fc.double(),
-  fc.integer(),
-  fc.string({ maxLength: 20 }),
-);
-const anyJson = fc.oneof(tricky, fc.jsonValue({ maxDepth: 3 }));
-
-/** A valid body with some fields replaced or added, or no valid body at all. */
-const bodies = (valid: Record<string, unknown>) =>
-  fc.oneof(
-    fc
-      .record({
-        replace: fc.subarray(Object.keys(valid)),
-        value: anyJson,
-        extra: fc.dictionary(fc.string({ maxLength: 8 }), anyJson, { maxKeys: 2 }),
-        stream: fc.boolean(),
-      })
-      .map(({ replace, value, extra, stream }) => ({
-        ...valid,
-        ...extra,
-        ...Object.fromEntries(replace.map((k) => [k, value])),
-        ...(stream ? { stream } : {}),
-      })),
-    fc.dictionary(fc.string({ maxLength: 10 }), anyJson, { maxKeys: 4 }),
-    anyJson,
-  );
 
 describe("fuzzed bodies on every public POST route (mocked runner)", () => {
   for (const [path, valid] of Object.entries(VALID))

@@ -65,6 +65,7 @@ export async function startGateway(port, { vars = {}, edit = (s) => s } = {}) {
   const p = start(wrangler, args, root);
   // The gateway's /health is 200 once a runner answers it (503 "degraded" before).
   await waitFor(`http://127.0.0.1:${port}/health`, 120_000, p);
+  p.state = state; // the --persist-to folder (local D1)
   p.cleanup = () => (rmSync(config, { force: true }), rmSync(state, { recursive: true, force: true }));
   return p;
 }

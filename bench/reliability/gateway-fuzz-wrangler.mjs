@@ -1,0 +1,205 @@
+// Whose memory grows in the gateway fuzz's long mode? Under the vitest pool one workerd process hosts the
+// gateway, vitest's runner, the fake runner and the local D1 together (gateway-fuzz-rss.mjs). Here the
+// gateway runs alone under `wrangler dev` (servers.mjs), the fake runner (test/fixtures/fake-runner.mjs) in
+// this Node process behind a loopback HTTP server, and the same fuzzed bodies (test/fixtures/fuzz-bodies.ts)
+// go over HTTP, round robin over the eight routes, in batches of 1,000. After each batch, with the gateway
+// idle for a moment: workerd's RSS (from /proc), the Worker's JS heap after a full GC, and the size of the local D1's SQLite files (a request row
+// per request). Writes bench/reliability/gateway-fuzz-wrangler.json.
+// Run: node bench/reliability/gateway-fuzz-wrangler.mjs   (FUZZ_REQUESTS, default 10000; FUZZ_CONCURRENCY, 8;
+// FUZZ_CONTROL=404 or hello, below: trivial requests instead, to gateway-fuzz-wrangler-control-<name>.json)
+import { build } from "esbuild";
+import fc from "fast-check";
+import { readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import WebSocket from "ws"; // wrangler's and miniflare's WebSocket client (Node 20's own is behind a flag)
+import { post, root, rssMib, startGateway, stop } from "./servers.mjs";
+
+const N = Number(process.env.FUZZ_REQUESTS ?? 10000);
+const C = Number(process.env.FUZZ_CONCURRENCY ?? 8);
+// Controls: FUZZ_CONTROL=404, GETs the gateway answers 404 at once; FUZZ_CONTROL=hello, the same GETs to a
+// hello-world Worker (no project code) under the same `wrangler dev`: the runtime's own baseline.
+const CONTROL = process.env.FUZZ_CONTROL ?? "";
+const HELLO = "build/bench-hello-worker.mjs";
+const BATCH = 1000;
+const FAKE_PORT = 8610;
+const GATEWAY_PORT = 8611;
+
+// The fake runner and the bodies are TypeScript-importing modules: bundle them for Node first.
+for (const [entry, out] of [
+  ["test/fixtures/fake-runner.mjs", "build/bench-fake-runner.mjs"],
+  ["test/fixtures/fuzz-bodies.ts", "build/bench-fuzz-bodies.mjs"],
+])
+  await build({ entryPoints: [join(root, entry)], outfile: join(root, out), bundle: true, format: "esm" });
+const fake = (await import(pathToFileURL(join(root, "build/bench-fake-runner.mjs")))).default;
+const { bodies, VALID } = await import(pathToFileURL(join(root, "build/bench-fuzz-bodies.mjs")));
+
+// The fake picks its behaviour by host name: "ok.runner" answers everything.
+const server = createServer(async (req, res) => {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const body = req.method === "POST" ? Buffer.concat(chunks) : undefined;
+  const answer = await fake.fetch(
+    new Request(`http://ok.runner${req.url}`, {
+      method: req.method,
+      headers: { "content-type": req.headers["content-type"] ?? "application/json" },
+      body,
+    }),
+  );
+  res.writeHead(answer.status, Object.fromEntries(answer.headers));
+  res.end(Buffer.from(await answer.arrayBuffer()));
+});
+await new Promise((ok) => server.listen(FAKE_PORT, "127.0.0.1", ok));
+
+/** Total bytes of the local D1's SQLite files (database, WAL) under the gateway's --persist-to folder. */
+function d1Bytes(dir) {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile() && /\.sqlite(-wal)?$/.test(e.name) && /d1/i.test(e.parentPath ?? e.path))
+      total += statSync(join(e.parentPath ?? e.path, e.name)).size;
+  return total;
+}
+
+/** wrangler dev's workerd processes: "proxy" (wrangler's own proxy Worker on the public port) and "worker"
+ * (the gateway itself, its local D1 and inspector). */
+function workerds(wranglerPid, port) {
+  const out = {};
+  for (const d of readdirSync("/proc").filter((d) => /^\d+$/.test(d)))
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (!stat.includes("(workerd)")) continue;
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== wranglerPid) continue;
+      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
+      out[cmd.includes(`entry=127.0.0.1:${port}`) ? "proxy" : "worker"] = Number(d);
+    } catch {}
+  return out;
+}
+
+// (it exports the Durable Object class and the queue handler that wrangler.toml's bindings name)
+writeFileSync(
+  join(root, HELLO),
+  `export class RunnerContainer { fetch() { return new Response("hello"); } }
+export default { fetch: () => new Response("hello"), queue() {} };
+`,
+);
+
+/** The Worker's JS heap, from V8 through its workerd's own inspector (not wrangler's inspector proxy, which
+ * renumbers messages and streams Network events): bytes in use after a full GC, so garbage not yet collected
+ * does not count. The inspector is the one of the workerd's listening ports that lists a "core:user:" target. */
+async function heapAfterGc(pid) {
+  const sockets = new Set();
+  for (const fd of readdirSync(`/proc/${pid}/fd`))
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) sockets.add(m[1]);
+    } catch {}
+  const ports = readFileSync("/proc/net/tcp", "utf8")
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((c) => c[3] === "0A" && sockets.has(c[9]))
+    .map((c) => parseInt(c[1].split(":")[1], 16));
+  let url;
+  for (const port of ports)
+    try {
+      const list = await (
+        await fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(2000) })
+      ).json();
+      url ??= list.find?.((t) => t.id?.startsWith("core:user:"))?.webSocketDebuggerUrl;
+    } catch {}
+  if (!url) return null;
+  const ws = new WebSocket(url);
+  await new Promise((ok, fail) => (ws.on("open", ok), ws.on("error", fail)));
+  const pending = new Map();
+  ws.on("message", (m) => {
+    const d = JSON.parse(String(m));
+    pending.get(d.id)?.(d.result);
+  });
+  let id = 0;
+  const send = (method) =>
+    new Promise((ok) => {
+      pending.set(++id, ok);
+      ws.send(JSON.stringify({ id, method, params: {} }));
+    });
+  await send("HeapProfiler.collectGarbage");
+  const { usedSize } = await send("Runtime.getHeapUsage");
+  ws.close();
+  return +(usedSize / 2 ** 20).toFixed(2);
+}
+
+let gateway;
+try {
+  const targets = JSON.stringify([{ name: "fake", url: `http://127.0.0.1:${FAKE_PORT}`, kind: "runner" }]);
+  gateway = await startGateway(GATEWAY_PORT, {
+    vars: { RUNNER_TARGETS: targets },
+    edit: (s) =>
+      s
+        .replace(/(name = "KEY_LIMITER"[\s\S]*?limit = )600/, "$1100000")
+        .replace(/^main = .*$/m, CONTROL === "hello" ? `main = "${HELLO}"` : "$&"),
+  });
+  const gw = `http://127.0.0.1:${GATEWAY_PORT}`;
+  const admin = { authorization: "Bearer reliab" };
+  const { key } =
+    CONTROL === "hello"
+      ? { key: "none" }
+      : await (await fetch(`${gw}/admin/keys`, post({ name: "fuzz" }, admin))).json();
+  // wrangler's node process is the group leader's child: find it by the workerds' common parent.
+  const wranglerPid =
+    Number(
+      readFileSync(`/proc/${gateway.proc.pid}/task/${gateway.proc.pid}/children`, "utf8").split(" ")[0],
+    ) || gateway.proc.pid;
+  const pids = { ...workerds(gateway.proc.pid, GATEWAY_PORT), ...workerds(wranglerPid, GATEWAY_PORT) };
+  const routes = Object.keys(VALID);
+  const samples = [];
+  const statuses = {};
+  const sample = async (sent, seconds) => {
+    await new Promise((r) => setTimeout(r, 2000)); // idle a moment: what is left is what is kept
+    const rss = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.round(rssMib(pid))]));
+    const late = new Promise((ok) => setTimeout(() => ok(null), 15_000)); // no inspector answer: null
+    const heap = await Promise.race([heapAfterGc(pids.worker), late]);
+    samples.push({ sent, seconds, rss_mib: rss, worker_js_heap_mib: heap, d1_bytes: d1Bytes(gateway.state) });
+    console.log(JSON.stringify(samples.at(-1)));
+  };
+  const t0 = Date.now();
+  await sample(0, 0);
+  for (let sent = 0; sent < N;) {
+    const n = Math.min(BATCH, N - sent);
+    const todo = Array.from({ length: n }, (_, i) => {
+      // The control: a GET the gateway answers 404 at once (no body, no runner; its request row is written).
+      if (CONTROL) return ["/fuzz-control", undefined];
+      const path = routes[(sent + i) % routes.length];
+      return [path, fc.sample(bodies(VALID[path]), 1)[0]];
+    });
+    const worker = async () => {
+      for (let job; (job = todo.pop());) {
+        const [path, body] = job;
+        const res = await fetch(`${gw}${path}`, {
+          method: body === undefined ? "GET" : "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        await res.arrayBuffer();
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+      }
+    };
+    await Promise.all(Array.from({ length: C }, worker));
+    sent += n;
+    await sample(sent, (Date.now() - t0) / 1000);
+  }
+  const out = {
+    when: new Date().toISOString(),
+    requests: N,
+    concurrency: C,
+    control: CONTROL || null,
+    statuses,
+    samples,
+  };
+  writeFileSync(
+    join(root, `bench/reliability/gateway-fuzz-wrangler${CONTROL ? `-control-${CONTROL}` : ""}.json`),
+    JSON.stringify(out, null, 2) + "\n",
+  );
+  console.log(JSON.stringify({ statuses }));
+} finally {
+  stop(gateway);
+  server.close();
+}
