@@ -14,7 +14,7 @@ import { createServer } from "node:http";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import WebSocket from "ws"; // wrangler's and miniflare's WebSocket client (Node 20's own is behind a flag)
-import { post, root, rssMib, startGateway, stop } from "./servers.mjs";
+import { post, root, rssMib, startGateway, stop, workerds } from "./servers.mjs";
 
 const N = Number(process.env.FUZZ_REQUESTS ?? 10000);
 const C = Number(process.env.FUZZ_CONCURRENCY ?? 8);
@@ -59,21 +59,6 @@ function d1Bytes(dir) {
     if (e.isFile() && /\.sqlite(-wal)?$/.test(e.name) && /d1/i.test(e.parentPath ?? e.path))
       total += statSync(join(e.parentPath ?? e.path, e.name)).size;
   return total;
-}
-
-/** wrangler dev's workerd processes: "proxy" (wrangler's own proxy Worker on the public port) and "worker"
- * (the gateway itself, its local D1 and inspector). */
-function workerds(wranglerPid, port) {
-  const out = {};
-  for (const d of readdirSync("/proc").filter((d) => /^\d+$/.test(d)))
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      if (!stat.includes("(workerd)")) continue;
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== wranglerPid) continue;
-      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
-      out[cmd.includes(`entry=127.0.0.1:${port}`) ? "proxy" : "worker"] = Number(d);
-    } catch {}
-  return out;
 }
 
 // (it exports the Durable Object class and the queue handler that wrangler.toml's bindings name)
@@ -143,12 +128,7 @@ try {
     CONTROL === "hello"
       ? { key: "none" }
       : await (await fetch(`${gw}/admin/keys`, post({ name: "fuzz" }, admin))).json();
-  // wrangler's node process is the group leader's child: find it by the workerds' common parent.
-  const wranglerPid =
-    Number(
-      readFileSync(`/proc/${gateway.proc.pid}/task/${gateway.proc.pid}/children`, "utf8").split(" ")[0],
-    ) || gateway.proc.pid;
-  const pids = { ...workerds(gateway.proc.pid, GATEWAY_PORT), ...workerds(wranglerPid, GATEWAY_PORT) };
+  const pids = workerds(gateway.proc.pid, GATEWAY_PORT); // servers.mjs: the proxy and the Worker's own
   const routes = Object.keys(VALID);
   const samples = [];
   const statuses = {};

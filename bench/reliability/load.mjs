@@ -12,7 +12,7 @@ import autocannon from "autocannon";
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { descendant, post, root, rssMib, startGateway, startRunner, stop } from "./servers.mjs";
+import { post, root, rssMib, startGateway, startRunner, stop, workerds } from "./servers.mjs";
 
 const N = Number(process.env.LOAD_REQUESTS ?? 1000);
 const C = Number(process.env.LOAD_CONNECTIONS ?? 50);
@@ -83,7 +83,9 @@ try {
   const { key } = await (
     await fetch(`${gw}/admin/keys`, post({ name: "load" }, { authorization: "Bearer reliab" }))
   ).json();
-  const pids = { runner: runner.proc.pid, workerd: descendant(gateway.proc.pid, "workerd") };
+  // The gateway's own workerd (its Worker and D1), and wrangler's proxy workerd beside it, sampled apart.
+  const w = workerds(gateway.proc.pid, GATEWAY_PORT);
+  const pids = { runner: runner.proc.pid, workerd: w.worker, proxy: w.proxy };
   await load(gw, key).then(() => undefined); // warm-up run (same size), not recorded
   const runs = [];
   for (let r = 0; r < RUNS; r++) {
@@ -101,7 +103,7 @@ try {
       p99_ms: res.latency.p99,
       max_ms: res.latency.max,
       seconds: res.duration,
-      rss_mib: { runner: summary(rss.runner), workerd: summary(rss.workerd) },
+      rss_mib: { runner: summary(rss.runner), workerd: summary(rss.workerd), proxy: summary(rss.proxy) },
     });
     console.log(JSON.stringify(runs.at(-1)));
   }
@@ -109,7 +111,7 @@ try {
   const f = (x) => x.toFixed(0);
   const rows = runs.map(
     (r) =>
-      `| ${r.run} | ${r.requests} | ${JSON.stringify(r.statuses)} | ${r.errors} / ${r.timeouts} | ${r.p50_ms} | ${r.p99_ms} | ${r.max_ms} | ${r.seconds.toFixed(1)} | ${f(r.rss_mib.runner.first)} → ${f(r.rss_mib.runner.last)} (max ${f(r.rss_mib.runner.max)}) | ${f(r.rss_mib.workerd.first)} → ${f(r.rss_mib.workerd.last)} (max ${f(r.rss_mib.workerd.max)}) |`,
+      `| ${r.run} | ${r.requests} | ${JSON.stringify(r.statuses)} | ${r.errors} / ${r.timeouts} | ${r.p50_ms} | ${r.p99_ms} | ${r.max_ms} | ${r.seconds.toFixed(1)} | ${f(r.rss_mib.runner.first)} → ${f(r.rss_mib.runner.last)} (max ${f(r.rss_mib.runner.max)}) | ${f(r.rss_mib.workerd.first)} → ${f(r.rss_mib.workerd.last)} (max ${f(r.rss_mib.workerd.max)}) | ${f(r.rss_mib.proxy.first)} → ${f(r.rss_mib.proxy.last)} |`,
   );
   const md = `# Load test on loopback: ${N} requests at ${C} concurrent, ${RUNS} runs
 
@@ -121,8 +123,8 @@ massive-zero, completions on macdrop, rolling score on macdrop+massive-zero; 16 
 (its 600-a-minute rate limit raised in a temporary copy of wrangler.toml; KEY_MAX_INFLIGHT_ROWS 64 as shipped).
 Latency in ms (autocannon, whole request). RSS in MiB, first → last sample of the run (every 500 ms).
 
-| run | requests | statuses | errors / timeouts | p50 | p99 | max | seconds | runner RSS | workerd RSS |
-|---|---|---|---|---|---|---|---|---|---|
+| run | requests | statuses | errors / timeouts | p50 | p99 | max | seconds | runner RSS | gateway workerd RSS | wrangler's proxy workerd RSS |
+|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 `;
   writeFileSync(join(root, "bench/reliability/load.md"), md);

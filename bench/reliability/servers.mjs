@@ -88,8 +88,23 @@ export function rssMib(pid) {
   }
 }
 
-/** The pid of the first descendant of `pid` whose name is `name` (wrangler's workerd). */
+/** `wrangler dev`'s two workerd processes below `pid`: "proxy" (wrangler's own proxy Worker, listening on the
+ * public `port`) and "worker" (the gateway itself, with its local D1). Memory figures are the worker's. */
+export function workerds(pid, port) {
+  const out = {};
+  for (const p of descendants(pid, "workerd")) {
+    const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8");
+    out[cmd.includes(`entry=127.0.0.1:${port}`) ? "proxy" : "worker"] = p;
+  }
+  return out;
+}
+
+/** The pid of the first descendant of `pid` whose name is `name` (the vitest pool's one workerd). */
 export function descendant(pid, name) {
+  return descendants(pid, name)[0] ?? null;
+}
+
+function descendants(pid, name) {
   const parent = new Map();
   const comm = new Map();
   for (const d of readdirSync("/proc")) {
@@ -101,11 +116,12 @@ export function descendant(pid, name) {
       parent.set(Number(d), Number(stat.slice(close + 2).split(" ")[1]));
     } catch {}
   }
+  const found = [];
   for (const [p, c] of comm) {
     if (c !== name) continue;
-    for (let up = parent.get(p); up; up = parent.get(up)) if (up === pid) return p;
+    for (let up = parent.get(p); up; up = parent.get(up)) if (up === pid) found.push(p);
   }
-  return null;
+  return found.sort((a, b) => a - b);
 }
 
 export const post = (body, headers = {}) => ({
