@@ -4,14 +4,13 @@
 // the runner's greedy answer on the house model for the same prompt, and the chart is drawn from the
 // browser's own run. The browser's timing goes to test-artifacts/browser-timing.json (bench/browser/ has the
 // recorded figures).
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./chromium";
 import { freePort, root, startGateway, startRunner, stop } from "./servers";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const VARIANTS = ["base", "massive-zero", "massive-retain"];
 const PROMPT = "The history of the city";
 let browser: BrowserContext;
@@ -21,17 +20,7 @@ let gateway: Awaited<ReturnType<typeof startGateway>>;
 beforeAll(async () => {
   runner = await startRunner(join(root, "models/house"));
   gateway = await startGateway(`http://127.0.0.1:${await freePort()}`, "/"); // nothing listens there
-  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "house-chromium-")), {
-    executablePath: CHROMIUM,
-    viewport: { width: 1200, height: 900 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
+  browser = await launchChromium();
 }, 300_000);
 
 afterAll(async () => {

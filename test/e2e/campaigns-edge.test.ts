@@ -7,8 +7,8 @@
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./chromium";
 import { parseCampaign } from "../../attacks/campaign";
 import { HttpClient } from "../../attacks/client";
 import { Records } from "../../attacks/records";
@@ -105,17 +105,7 @@ describe("a campaign through wrangler dev's local queues on the house model", ()
       body: JSON.stringify({ published: true }),
     });
     expect(pub.status).toBe(200);
-    const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "edge-chromium-")), {
-      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-      viewport: { width: 1200, height: 900 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const errors: string[] = [];

@@ -3,32 +3,15 @@
 // is kept in test-artifacts/demo.png.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { launchChromium } from "./chromium";
 import { root } from "./servers";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 let browser: BrowserContext;
 
 beforeAll(async () => {
-  const profile = mkdtempSync(join(tmpdir(), "house-chromium-"));
-  // A fresh profile each run; playwright-core takes it as launchPersistentContext's userDataDir.
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    viewport: { width: 1200, height: 900 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -16,17 +16,19 @@ const row = async (id: string | null) =>
   (await env.DB.prepare("SELECT * FROM requests WHERE id = ?").bind(id).all<any>()).results;
 // Target names are unique per test: a target that failed is tried last for a while (per name).
 const generated = async (host: string) => (await runnerCalls())[host]?.["/v1/generate"] ?? 0;
+/** A streamed request with a fresh key through two targets, first then second. */
+const streamThrough = async (path: string, body: object, first: string, second: string) =>
+  call(path, {
+    body: { ...body, stream: true, max_tokens: 5 },
+    headers: { authorization: `Bearer ${await newKey("failover")}` },
+    env: targets({ name: first, url: `http://${first}` }, { name: second, url: `http://${second}` }),
+  });
 
 describe("a stream fails over before its first byte, never after", () => {
   for (const [i, [path, body]] of Object.entries(ROUTES).entries()) {
     it(`${path}: a runner that dies before its first byte fails over; the next answers it all`, async () => {
-      const headers = { authorization: `Bearer ${await newKey("failover")}` };
       const [gone, ok] = [`gone.f${i}.runner`, `ok.f${i}.runner`];
-      const res = await call(path, {
-        body: { ...body, stream: true, max_tokens: 5 },
-        headers,
-        env: targets({ name: gone, url: `http://${gone}` }, { name: ok, url: `http://${ok}` }),
-      });
+      const res = await streamThrough(path, body, gone, ok);
       const text = await res.text();
       const events = sse(text);
       expect(res.status).toBe(200);
@@ -42,13 +44,8 @@ describe("a stream fails over before its first byte, never after", () => {
     });
 
     it(`${path}: a runner that dies after its first byte gives an error event; the next is never called`, async () => {
-      const headers = { authorization: `Bearer ${await newKey("no-replay")}` };
       const [dies, ok] = [`dies.g${i}.runner`, `ok.g${i}.runner`];
-      const res = await call(path, {
-        body: { ...body, stream: true, max_tokens: 5 },
-        headers,
-        env: targets({ name: dies, url: `http://${dies}` }, { name: ok, url: `http://${ok}` }),
-      });
+      const res = await streamThrough(path, body, dies, ok);
       const text = await res.text();
       expect(text).toContain("partial"); // the bytes the client already had
       expect(sse(text).filter((e) => e.error)).toMatchObject([{ error: { type: "runner_error" } }]);
