@@ -5,7 +5,7 @@
 import Database from "better-sqlite3";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { ResultRow } from "./types";
+import { insertResultSql, resultValues, type ResultRow } from "./types";
 
 export const MIGRATIONS = join(import.meta.dirname, "..", "migrations");
 
@@ -17,12 +17,7 @@ export class Records {
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.migrate();
-    this.insert = this.db.prepare(
-      `INSERT INTO attack_results (ts, campaign, cell_key, case_id, task, attack, variant, seed, repetition,
-         prompt_hash, output, score, metric, judge, raw, error, latency_ms)
-       VALUES (@ts, @campaign, @cell_key, @case_id, @task, @attack, @variant, @seed, @repeat,
-         @prompt_hash, @output, @score, @metric, @judge, @raw, @error, @latency_ms)`,
-    );
+    this.insert = this.db.prepare(insertResultSql());
   }
 
   private migrate() {
@@ -67,7 +62,7 @@ export class Records {
   }
 
   write(row: ResultRow): void {
-    this.insert.run(row);
+    this.insert.run(...resultValues(row));
   }
 
   rows(campaign: string): ResultRow[] {

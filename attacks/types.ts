@@ -67,3 +67,37 @@ export type ResultRow = {
   latency_ms: number | null;
   ts: string;
 };
+
+// The attack_results columns a row fills, in order, beside the ResultRow field each comes from (the table
+// says `repetition` where the row says `repeat`). One statement for the CLI's SQLite and the gateway's D1.
+const RESULT_FIELDS = [
+  ["ts", "ts"],
+  ["campaign", "campaign"],
+  ["cell_key", "cell_key"],
+  ["case_id", "case_id"],
+  ["task", "task"],
+  ["attack", "attack"],
+  ["variant", "variant"],
+  ["seed", "seed"],
+  ["repetition", "repeat"],
+  ["prompt_hash", "prompt_hash"],
+  ["output", "output"],
+  ["score", "score"],
+  ["metric", "metric"],
+  ["judge", "judge"],
+  ["raw", "raw"],
+  ["error", "error"],
+  ["latency_ms", "latency_ms"],
+] as const satisfies readonly (readonly [string, keyof ResultRow])[];
+
+/** INSERT of one result row with positional parameters (`resultValues` gives them); `onConflict` appended. */
+export function insertResultSql(onConflict = ""): string {
+  const cols = RESULT_FIELDS.map(([c]) => c).join(", ");
+  const marks = RESULT_FIELDS.map(() => "?").join(", ");
+  return `INSERT INTO attack_results (${cols}) VALUES (${marks})${onConflict ? " " + onConflict : ""}`;
+}
+
+/** The row's values in `insertResultSql`'s order. */
+export function resultValues(r: ResultRow): unknown[] {
+  return RESULT_FIELDS.map(([, f]) => r[f]);
+}

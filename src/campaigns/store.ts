@@ -2,7 +2,7 @@
 // and the stored campaigns (campaign_files). A result row is written with INSERT ... ON CONFLICT DO NOTHING
 // on the unique (campaign, cell_key) index, and in the same batch the run's counts are recounted from the
 // rows, so a message delivered twice, or a batch retried after a crash, never counts a cell twice.
-import type { ResultRow } from "../../attacks/types";
+import { insertResultSql, resultValues, type ResultRow } from "../../attacks/types";
 
 export type Run = {
   id: string;
@@ -30,9 +30,7 @@ export type StoredCampaign = {
   updated_at: string;
 };
 
-const INSERT_ROW = `INSERT INTO attack_results (ts, campaign, cell_key, case_id, task, attack, variant, seed,
-  repetition, prompt_hash, output, score, metric, judge, raw, error, latency_ms)
-  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (campaign, cell_key) DO NOTHING`;
+const INSERT_ROW = insertResultSql("ON CONFLICT (campaign, cell_key) DO NOTHING");
 
 // The counts and the status follow from the rows alone; finished_at is set once, by the write that ends it.
 const RECOUNT = `UPDATE campaign_runs SET
@@ -76,27 +74,7 @@ export async function createRun(db: D1Database, run: Run, configHash: string): P
 /** Writes the row unless its cell has one already, then recounts the run. Returns the run as it now is. */
 export async function writeRow(db: D1Database, r: ResultRow): Promise<Run | null> {
   const [, , run] = await db.batch([
-    db
-      .prepare(INSERT_ROW)
-      .bind(
-        r.ts,
-        r.campaign,
-        r.cell_key,
-        r.case_id,
-        r.task,
-        r.attack,
-        r.variant,
-        r.seed,
-        r.repeat,
-        r.prompt_hash,
-        r.output,
-        r.score,
-        r.metric,
-        r.judge,
-        r.raw,
-        r.error,
-        r.latency_ms,
-      ),
+    db.prepare(INSERT_ROW).bind(...resultValues(r)),
     db.prepare(RECOUNT).bind(r.campaign, new Date().toISOString()),
     db.prepare("SELECT * FROM campaign_runs WHERE id = ?").bind(r.campaign),
   ]);
