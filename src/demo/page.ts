@@ -14,6 +14,7 @@ export function demoHtml(demo: Config["demo"]): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>House of Cards: massive weights, side by side</title>
+<link rel="icon" href="data:,">
 <style>
   :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f6f7f9; }
   body { max-width: 1100px; margin: 0 auto; padding: 1.5rem; }

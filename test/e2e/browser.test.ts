@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "./chromium";
+import { launchChromium, pageErrors } from "./chromium";
 import { freePort, root, startGateway, startRunner, stop } from "./servers";
 
 const VARIANTS = ["base", "massive-zero", "massive-retain"];
@@ -46,8 +46,7 @@ describe("the demo page runs the model in the browser when the runner is down", 
     const want = await runnerGreedy(PROMPT);
     expect(new Set(want).size).toBeGreaterThan(1); // the variants differ, so equality means something
     const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
+    const errors = pageErrors(page);
     const health = await fetch(gateway.url + "/health");
     expect(health.status).toBe(503); // no runner
     await page.goto(gateway.url + "/");
@@ -72,7 +71,8 @@ describe("the demo page runs the model in the browser when the runner is down", 
     expect(await page.$$eval("#chart rect.bar", (els) => els.length)).toBe(2 * 12);
     expect(await page.textContent("#chart-note")).toMatch(/Massive layer: \d+/);
     expect(await page.textContent("#error")).toBe("");
-    expect(errors).toEqual([]);
+    // The one failed load is meant: the page's /health probe, 503 while the runner is down, switches it on.
+    expect(errors.filter((e) => !e.includes("status of 503"))).toEqual([]);
     const timing = await page.evaluate(
       () => (window as unknown as { houseBrowser?: { tokensPerS: number } }).houseBrowser,
     );

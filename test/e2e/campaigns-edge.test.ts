@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "./chromium";
+import { launchChromium, pageErrors } from "./chromium";
 import { parseCampaign } from "../../attacks/campaign";
 import { HttpClient } from "../../attacks/client";
 import { Records } from "../../attacks/records";
@@ -108,8 +108,7 @@ describe("a campaign through wrangler dev's local queues on the house model", ()
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(e.message));
+      const errors = pageErrors(page);
       await page.goto(gateway.url + "/");
       expect(await page.isVisible("#form")).toBe(true);
       await page.click('button[data-tab="robustness"]');

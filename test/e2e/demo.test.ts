@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchChromium } from "./chromium";
+import { launchChromium, pageErrors } from "./chromium";
 import { root } from "./servers";
 
 let browser: BrowserContext;
@@ -21,8 +21,7 @@ afterAll(async () => {
 describe("demo page in headless Chromium", () => {
   it("streams three answers side by side and draws the massive-activation chart", async () => {
     const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
+    const errors = pageErrors(page);
     await page.goto(inject("gateway") + "/");
     await page.fill("#prompt", "The capital of France is");
     await page.click("#go");
