@@ -21,6 +21,7 @@ if [ "$what" != node ] && [ ! -f "$stamp_py" ]; then
     .venv/bin/python -m pip install -q ${index:+--index-url "$index"} "torch==${TORCH_VERSION:-2.13.0}"
   fi
   .venv/bin/python -m pip install -q -e "gpu-runner[dev]"
+  .venv/bin/python -c 'import triton' 2>/dev/null || .venv/bin/python -m pip install -q -e "gpu-runner[interpret]"
   rm -f .venv/.installed-*
   touch "$stamp_py"
 fi

@@ -213,11 +213,21 @@ def prefill_rate(r, n: int) -> dict:
     return {"rows": n, "tokens": n * PROMPT, "s_median": s, "tok_s": n * PROMPT / s}
 
 
+def rows_as(slots, B: int, lora: bool) -> None:
+    """For a LoRA step, every fourth of slots [0, B) runs the adapter (number 1, the only one; row 0 at
+    batch 1), as in the mixed batch's equal shares; the rest run base. (The kernels skip base rows, so a
+    LoRA step timed on base rows alone would skip the adapter's work.)"""
+    slots.adapter_index[:B] = 0
+    if lora:
+        slots.adapter_index[:B:4] = 1
+
+
 def step_gpu_time(r, B: int, S: int, lora: bool = False) -> dict:
     """GPU time of one captured decode step (graph replay, CUDA events, median of 50)."""
     slots = r.slots
 
     def run():
+        rows_as(slots, B, lora)
         times = []
         for _ in range(55):
             a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -238,18 +248,26 @@ def kernels_per_step(r, B: int, S: int, lora: bool) -> dict:
     from torch.profiler import ProfilerActivity, profile
 
     def run():
+        rows_as(r.slots, B, lora)
         r.slots._forward(B, S, lora)
         sync()
         with torch.inference_mode(), profile(activities=[ProfilerActivity.CUDA]) as prof:
             r.slots._forward(B, S, lora)
             sync()
         kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+        by_name: dict[str, list] = {}
+        for e in kernels:
+            entry = by_name.setdefault(e.name[:80], [0, 0.0])
+            entry[0] += 1
+            entry[1] += e.device_time / 1e3
+        top = sorted(by_name.items(), key=lambda kv: -kv[1][1])[:12]
         return {
             "B": B,
             "S": S,
             "lora": lora,
             "kernels": len(kernels),
             "kernel_ms": sum(e.device_time for e in kernels) / 1e3,
+            "top_ms": [[name, n, round(ms, 3)] for name, (n, ms) in top],  # by summed GPU time
         }
 
     return r.scheduler.call(run).result()
@@ -372,6 +390,8 @@ def main() -> int:
             rep.section(f"step_{B}x{S}{'_lora' if lora else ''}", step_gpu_time, r, B, S, lora)
         rep.section("kernels_1x64", kernels_per_step, r, 1, 64, False)
         rep.section("kernels_1x64_lora", kernels_per_step, r, 1, 64, True)
+        rep.section("kernels_64x512", kernels_per_step, r, 64, 512, False)
+        rep.section("kernels_64x512_lora", kernels_per_step, r, 64, 512, True)
     r.close()
     del r
     if gpu and time.perf_counter() - rep.t0 < args.budget_s - 120:

@@ -57,10 +57,16 @@ def write_table(d: dict, path: str) -> str:
             f"| prefill tok/s, {n} row{'s' if n > 1 else ''} of 32 tokens | {_f(get(f'prefill_{n}', 'tok_s'))} | | | |"
         )
     for B, S, lora in ((1, 64, ""), (1, 512, ""), (64, 512, ""), (1, 64, "_lora"), (64, 512, "_lora")):
-        what = ", LoRA graph" if lora else ""
+        what = ", LoRA graph, every 4th row (row 0 at 1 row) an adapter row" if lora else ""
         lines.append(
             f"| GPU time of one decode step, {B} rows x {S} columns{what} (graph replay), ms "
             f"| {_f(get(f'step_{B}x{S}{lora}', 'ms'), 2)} | | | |"
+        )
+    for B, S in ((1, 64), (64, 512)):
+        k, kl = d.get(f"kernels_{B}x{S}") or {}, d.get(f"kernels_{B}x{S}_lora") or {}
+        lines.append(
+            f"| kernels one decode step launches, {B} rows x {S} columns (summed kernel time, ms): base / LoRA graph "
+            f"| {_f(k.get('kernels'))} ({_f(k.get('kernel_ms'), 2)}) / {_f(kl.get('kernels'))} ({_f(kl.get('kernel_ms'), 2)}) | | | |"
         )
     lines.append(
         f"| no warm-up cliff: first request / steady, 1 stream tok/s | {_f(get('cold_1', 'tok_s'))} / "

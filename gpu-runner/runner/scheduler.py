@@ -42,6 +42,8 @@ class Scheduler:
         self.jobs: deque[tuple] = deque()
         self.steps: deque[tuple] = deque()  # (generator, Future): stepwise scoring calls, taking turns
         self.running: list[GenRow] = []
+        self.flight: tuple | None = None  # (rows, logits) of the static decoder's step in flight
+        self._host: dict = {}  # row index -> host logits of the last pick
         self.cv = threading.Condition()
         self.stopped = False
         self.metrics.queue_depth = lambda: len(self.pending)
@@ -133,7 +135,7 @@ class Scheduler:
                 for row in self.running + admit:
                     if not row.done:
                         row.fail(f"generation failed: {type(e).__name__}: {e}")
-                self.running, batch = [], None
+                self.running, batch, self.flight = [], None, None
                 if self.slots is not None:
                     self.slots.keep_rows([])
 
@@ -163,44 +165,109 @@ class Scheduler:
         return Engine.merge(batch, new)
 
     def _step(self, batch):
+        if self.slots is not None:
+            return self._step_ahead()
         self.metrics.batch(len(self.running))
-        tokens = [r.last for r in self.running]
-        logits = batch.step(tokens) if self.slots is not None else self.engine.decode(batch, tokens)  # [B, V]
+        logits = self.engine.decode(batch, [r.last for r in self.running])  # [B, V]
         self._choose(self.running, logits)
         keep = [i for i, r in enumerate(self.running) if not r.done]
         self._finish([r for r in self.running if r.done])
-        if self.slots is not None and len(keep) < len(self.running):
-            self.slots.keep_rows(keep)
         if not keep:
             self.running = []
             return None
         if len(keep) < len(self.running):
-            batch = batch if self.slots is not None else Engine.select(batch, keep)
+            batch = Engine.select(batch, keep)
             self.running = [self.running[i] for i in keep]
         return batch
 
-    def _choose(self, rows: list[GenRow], logits: torch.Tensor) -> None:
+    def _step_ahead(self):
+        """The static decoder's step, one ahead of the host: as soon as this step's tokens are picked (the
+        one sync), the next step is launched with them, and the host streams this step's tokens while
+        the GPU computes the next (vLLM's async scheduling; the GPU no longer idles while Python works).
+        A row that this step finishes on a stop string has computed one step for nothing: its share of
+        a batch. A row that may end here (EOS, its last token) is not launched again."""
+        slots = self.slots
+        if self.flight is None:  # nothing in flight: launch for the running rows
+            self.metrics.batch(len(self.running))
+            self.flight = (list(self.running), slots.step([r.last for r in self.running]))
+            return slots
+        rows, logits = self.flight
+        picked = dict(zip(map(id, rows), self._pick(rows, logits)))  # row -> its token (None: failed)
+
+        def goes_on(r: GenRow) -> bool:
+            if r.done:
+                return False
+            if id(r) not in picked:  # joined after that step was launched: its token came from prefill
+                return True
+            t = picked[id(r)]
+            return t is not None and self._may_continue(r, t)
+
+        stay = [i for i, r in enumerate(self.running) if goes_on(r)]
+        slots.keep_rows(stay)
+        ahead = [self.running[i] for i in stay]
+        self.flight = None
+        if ahead:
+            self.metrics.batch(len(ahead))
+            tokens = [picked[id(r)] if id(r) in picked else r.last for r in ahead]
+            self.flight = (ahead, slots.step(tokens))
+        for i, r in enumerate(rows):  # this step's tokens out to the clients, while the GPU computes the next
+            t = picked[id(r)]
+            if t is not None and not r.done:
+                self._push(r, t, logits, i)
+        done = [r for r in self.running if r.done]
+        self._finish(done)
+        if done:  # rows that just finished leave now; the step in flight computed them for nothing
+            slots.keep_rows([i for i, r in enumerate(ahead) if not r.done])
+        self.running = [r for r in ahead if not r.done]
+        return slots if self.running or self.flight else None
+
+    def _may_continue(self, row: GenRow, token: int) -> bool:
+        """Whether `token` can leave the row running (stop strings are only known once it is decoded)."""
+        if token == self.tokens.eos_id and not row.ignore_eos:
+            return False
+        n = len(row.out_ids) + 1
+        return n < row.max_tokens and len(row.prompt_ids) + n < self.max_context
+
+    def _pick(self, rows: list[GenRow], logits: torch.Tensor) -> list[int | None]:
         """Each row's next token from logits [B, V]: every argmax in one call (one sync), and the rows
-        that sample or report logprobs read their logits from one host copy."""
+        that sample read their logits from one host copy. A row whose sampling fails is failed alone."""
         best = logits.argmax(-1).tolist()
         need = [i for i, r in enumerate(rows) if r.temperature >= GREEDY_BELOW or r.logprobs is not None]
         host = dict(zip(need, logits[need].cpu())) if need else {}
+        self._host = host
+        out: list[int | None] = []
         for i, r in enumerate(rows):
-            if not r.cancelled:
-                self._take(r, host.get(i, logits[i]), best[i])
+            token = None
+            if not r.done:
+                try:
+                    token = sample(host.get(i, logits[i]), r.temperature, r.top_p, r.gen, best=best[i])
+                except Exception as e:
+                    self._fail_row(r, e)
+            out.append(token)
+        return out
 
-    def _take(self, row: GenRow, logits: torch.Tensor, best: int) -> None:
-        """One row's next token (`best`, the batch's argmax for it, when greedy). Its failure (its sampling
-        settings, its logits) fails that row alone: the row leaves the batch at this step and the others,
-        other clients' included, go on."""
+    def _push(self, row: GenRow, token: int, logits: torch.Tensor, i: int) -> None:
         try:
-            token = sample(logits, row.temperature, row.top_p, row.gen, best=best)
-            lp = torch.log_softmax(logits, dim=-1) if row.logprobs is not None else None
+            lp = None
+            if row.logprobs is not None:
+                lp = torch.log_softmax(self._host.get(i, logits[i]), dim=-1)
             row.push(token, lp, self.tokens, self.max_context)
         except Exception as e:
-            traceback.print_exc()
-            if not row.done:
-                row.fail(f"generation failed for this row: {type(e).__name__}: {e}", status=500)
+            self._fail_row(row, e)
+
+    def _choose(self, rows: list[GenRow], logits: torch.Tensor) -> None:
+        """Pick and push each row's next token (the prefill's first, or a dynamic-cache step's)."""
+        for i, (r, t) in enumerate(zip(rows, self._pick(rows, logits))):
+            if t is not None and not r.cancelled:
+                self._push(r, t, logits, i)
+
+    @staticmethod
+    def _fail_row(row: GenRow, e: Exception) -> None:
+        """One row's failure (its sampling settings, its logits) fails that row alone: it leaves the batch
+        at this step and the others, other clients' included, go on."""
+        traceback.print_exc()
+        if not row.done:
+            row.fail(f"generation failed for this row: {type(e).__name__}: {e}", status=500)
 
     def _finish(self, rows: list[GenRow]) -> None:
         for r in rows:

@@ -7,15 +7,17 @@ life (no copies when others join or leave), writes its step's key at its own pos
 first S columns of its slot under a mask `column <= position`. A decode step then depends only on the
 bucket (B = a power of two covering the highest occupied slot, S = a power of two covering the longest
 row, and whether any row runs an adapter), so on CUDA each bucket is captured once as a CUDA graph and
-replayed (torch.cuda.CUDAGraph). A batch without adapter rows replays a graph without the adapters'
-kernels: ~1,100 small launches on an 8B model with a LoRA on every projection.
+replayed (torch.cuda.CUDAGraph). A batch without adapter rows replays a graph that reads only the base
+rows of the packed matrices.
 
 The decode step is written here for the Llama-shaped families (Llama, Mistral without a window, Qwen-2/3,
-SiLU-gated FFN), as gpt-fast writes its own: the model's Linear modules for every matrix product (so
-adapters' MultiLoraLinear acts as in the dynamic path), its rotary table, and the elementwise glue of
-fused.py (compiled on CUDA), where each row's FFN mask multiplies the input of the variant's down_proj.
-Prefill stays dynamic (engine.prefill): its cache is copied into the new rows' slots. Per-row variant state lives on the device in fixed buffers (keep[layer]
-[N, d_ff], adapter index [N]) written only when a row joins, so a mixed batch costs what a base one does.
+SiLU-gated FFN), as gpt-fast writes its own: per layer four matrix products over packed.py's matrices
+(q|k|v, o, gate|up, down: views of the model's own weights, with the adapters' lora_A rows stacked under
+them) and fused.py's glue between them (adapters' expansion, rotary and the cache write, attention, the
+residual add and norm, SwiGLU with each row's FFN mask), which on CUDA runs as kernels.py's Triton kernels:
+about ten kernels a layer. Prefill stays dynamic (engine.prefill): its cache is copied into the new rows'
+slots. Per-row variant state lives on the device in fixed buffers (keep[layer] [N, d_ff], adapter index
+[N]) written only when a row joins, so a mixed batch costs what a base one does.
 
 Shapes: N slots, B bucket rows, S bucket columns, H query heads, Hkv key/value heads, G = H / Hkv, Dh.
 """
@@ -30,6 +32,7 @@ import torch.nn.functional as F
 
 from . import fused
 from .engine import Batch, Engine
+from .packed import Packed
 from .variants import Plan
 
 FAMILIES = ("llama", "mistral", "qwen2", "qwen3")  # Llama-shaped: what step() below computes
@@ -72,7 +75,8 @@ class SlotDecoder:
 
     S_FLOOR = 64  # smallest column bucket: fewer, larger graphs
 
-    def __init__(self, engine: Engine, slots: int, max_len: int, graphs: bool | None = None):
+    def __init__(self, engine: Engine, slots: int, max_len: int, graphs: bool | None = None, functions=None):
+        """`functions`: the glue's module (fused, or kernels); by default kernels on CUDA, fused elsewhere."""
         loaded = engine.loaded
         cfg = loaded.model.config
         self.engine, self.loaded, self.adapters = engine, loaded, engine.adapters
@@ -89,7 +93,7 @@ class SlotDecoder:
         self.host = torch.zeros(2, self.N, dtype=torch.long)  # ids and pos, staged for one copy per step
         if dev.type == "cuda":
             self.host = self.host.pin_memory()
-        self.keep: dict[int, torch.Tensor] = {}  # layer -> [N, 1, d_ff] FFN mask per slot
+        self.keep: dict[int, torch.Tensor] = {}  # layer -> [N, d_ff] FFN mask per slot
         self.adapter_index = torch.zeros(self.N, dtype=torch.long, device=dev)  # [N] 0 = base
         self.adapter_of = [0] * self.N  # host copy of adapter_index
         self.order = None  # [len(self)] running rows' slots on the device; None when they are 0..n-1
@@ -99,7 +103,11 @@ class SlotDecoder:
         self.graphs_on = dev.type == "cuda" if graphs is None else graphs
         self.graphs: dict[tuple[int, int, bool], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self.pool = None
-        self.fn = fused.functions(compiled=self.graphs_on)
+        if functions is None and dev.type == "cuda":
+            from . import kernels as functions  # Triton: only where there is a GPU
+        self.fn = functions or fused
+        self.packed = Packed(loaded.layers)
+        self.d_ff = loaded.ffn(0).d_ff
         self.adapters_seen = len(self.adapters.numbers)
 
     def __len__(self) -> int:
@@ -149,7 +157,7 @@ class SlotDecoder:
         for layer in sorted(set(keep) - set(self.keep)):  # a layer no variant masked before
             self.mask_layer(layer)
         for layer, buf in self.keep.items():
-            buf[s, 0] = keep[layer].to(buf) if layer in keep else 1.0
+            buf[s] = keep[layer].to(buf) if layer in keep else 1.0
         self.adapter_of[s] = self.adapters.index_of(plan.adapter)
         self.adapter_index[s] = self.adapter_of[s]
 
@@ -157,7 +165,7 @@ class SlotDecoder:
         """Give `layer` a per-slot FFN mask buffer (all ones: no row masked). The graphs captured
         without it are dropped; the next steps capture new ones."""
         d_ff = self.loaded.ffn(layer).d_ff
-        self.keep[layer] = torch.ones(self.N, 1, d_ff, device=self.loaded.device, dtype=self.loaded.dtype)
+        self.keep[layer] = torch.ones(self.N, d_ff, device=self.loaded.device, dtype=self.loaded.dtype)
         self._drop_graphs()
 
     def _drop_graphs(self) -> None:
@@ -183,9 +191,10 @@ class SlotDecoder:
         return rows.to(torch.float32, copy=True)  # [len(self), V], not a view the next replay rewrites
 
     def _run(self, B: int, S: int, lora: bool = False) -> torch.Tensor:
-        if len(self.adapters.numbers) != self.adapters_seen:  # an adapter loaded: new modules, new graphs
+        if len(self.adapters.numbers) != self.adapters_seen:  # an adapter loaded: new rows, new graphs
             self.adapters_seen = len(self.adapters.numbers)
             self._drop_graphs()
+            self.packed.pack()
         if not self.graphs_on:
             return self._forward(B, S, lora)
         if (B, S, lora) not in self.graphs:
@@ -223,47 +232,41 @@ class SlotDecoder:
 
     def _forward(self, B: int, S: int, lora: bool) -> torch.Tensor:
         """The decode step over slots [0, B) and columns [0, S): only fixed-shape, sync-free work, so it
-        can be captured. Rows in unused slots compute garbage that no one reads."""
+        can be captured. Rows in unused slots compute garbage that no one reads. Per layer: four products
+        over packed.py's matrices and fused.py's glue between them (Triton kernels on CUDA)."""
         model = self.loaded.model.model
         ids, pos = self.ids[:B], self.pos[:B]
-        x = model.embed_tokens(ids[:, None])  # [B, 1, D]
-        cos, sin = model.rotary_emb(x, pos[:, None])  # [B, 1, Dh]
-        cos, sin = cos[:, None], sin[:, None]  # [B, 1, 1, Dh]: broadcast over heads
-        visible = torch.arange(S, device=pos.device) <= pos[:, None]  # [B, S]
-        bias = torch.zeros(B, 1, 1, S, device=x.device, dtype=x.dtype)  # additive attention mask, made once
-        bias.masked_fill_(~visible[:, None, None, :], float("-inf"))
-        rows = torch.arange(B, device=pos.device)
+        x = model.embed_tokens(ids)  # [B, D]
+        cos, sin = model.rotary_emb(x[:, None], pos[:, None])  # [B, 1, Dh]
+        cos, sin = cos[:, 0].contiguous(), sin[:, 0].contiguous()
+        index = self.adapter_index[:B] if lora else None
         fn, layers = self.fn, model.layers
         norm = layers[0].input_layernorm
         h = fn.rms_norm(x, norm.weight, norm.variance_epsilon)
-        self.adapters.active.index = self.adapter_index[:B] if lora else None
+        for layer, (block, (qkv, o_, gu, down)) in enumerate(zip(layers, self.packed.layers)):
+            attn = block.self_attn
+            norms = ()
+            if hasattr(attn, "q_norm"):  # Qwen-3 norms q and k per head
+                norms = ((attn.q_norm.weight, attn.q_norm.variance_epsilon),
+                         (attn.k_norm.weight, attn.k_norm.variance_epsilon))  # fmt: skip
+            kc, vc = self.k[layer], self.v[layer]
+            q = fn.qkv_rope_cache(
+                F.linear(h, qkv.weight(lora)), self.H, self.Hkv, qkv.bias, qkv.lora(lora), index,
+                cos, sin, kc, vc, pos, *norms,
+            )  # fmt: skip
+            a = fn.attend(q, kc, vc, pos, S, attn.scaling)
+            post = block.post_attention_layernorm
+            y = F.linear(a, o_.weight(lora))
+            x, h = fn.add_rms_norm(x, y, o_.bias, o_.lora(lora), index, post.weight, post.variance_epsilon)
+            keep = self.keep.get(layer)
+            y = F.linear(h, gu.weight(lora))
+            inter = fn.swiglu(y, self.d_ff, gu.bias, gu.lora(lora), index, None if keep is None else keep[:B])
+            nxt = layers[layer + 1].input_layernorm if layer + 1 < len(layers) else model.norm
+            y = F.linear(inter, down.weight(lora))
+            x, h = fn.add_rms_norm(x, y, down.bias, down.lora(lora), index, nxt.weight, nxt.variance_epsilon)
+        self.adapters.active.index = self.adapter_index[:B] if lora else None  # an adapter on lm_head
         self.adapters.active.selections = {}
         try:
-            for layer, block in enumerate(layers):
-                o = self._attend(block.self_attn, h, layer, rows, pos, cos, sin, bias, S)
-                post = block.post_attention_layernorm
-                x, h = fn.add_rms_norm(x, o, post.weight, post.variance_epsilon)
-                mlp, keep = block.mlp, self.keep.get(layer)
-                inter = fn.swiglu(mlp.gate_proj(h), mlp.up_proj(h), None if keep is None else keep[:B])
-                nxt = layers[layer + 1].input_layernorm if layer + 1 < len(layers) else model.norm
-                x, h = fn.add_rms_norm(x, mlp.down_proj(inter), nxt.weight, nxt.variance_epsilon)
+            return self.loaded.model.lm_head(h[:, None])[:, 0]  # [B, V]
         finally:
             self.adapters.active.index = None
-        return self.loaded.model.lm_head(h)[:, 0]  # [B, V]
-
-    def _attend(self, attn, h, layer, rows, pos, cos, sin, bias, S):
-        B = h.shape[0]
-        q = attn.q_proj(h).view(B, 1, self.H, self.Dh)
-        k = attn.k_proj(h).view(B, 1, self.Hkv, self.Dh)
-        v = attn.v_proj(h).view(B, 1, self.Hkv, self.Dh)
-        if hasattr(attn, "q_norm"):  # Qwen-3 norms q and k per head
-            q = self.fn.rms_norm(q, attn.q_norm.weight, attn.q_norm.variance_epsilon)
-            k = self.fn.rms_norm(k, attn.k_norm.weight, attn.k_norm.variance_epsilon)
-        q, k = self.fn.rope(q.transpose(1, 2), k.transpose(1, 2), cos, sin)  # [B, H, 1, Dh], [B, Hkv, 1, Dh]
-        self.k[layer][rows, :, pos] = k[:, :, 0]  # each row writes its own column
-        self.v[layer][rows, :, pos] = v[:, 0]
-        keys, values = self.k[layer][:B, :, :S], self.v[layer][:B, :, :S]  # [B, Hkv, S, Dh]
-        # grouped-query attention without copying K/V: a kv head's G query heads act as G query positions
-        q = q.reshape(B, self.Hkv, self.H // self.Hkv, self.Dh)  # [B, Hkv, G, Dh]
-        o = F.scaled_dot_product_attention(q, keys, values, attn_mask=bias, scale=attn.scaling)
-        return attn.o_proj(o.reshape(B, 1, self.H * self.Dh))  # [B, Hkv, G, Dh] -> [B, 1, D]

@@ -8,6 +8,11 @@ import warnings
 import pytest
 import torch
 
+if (
+    not torch.cuda.is_available()
+):  # kernels.py's Triton kernels run in Triton's interpreter (numpy, on the CPU);
+    os.environ.setdefault("TRITON_INTERPRET", "1")  # read when a kernel is decorated, so before any import
+
 from runner.__main__ import quiet
 from runner.config import RunnerConfig
 from runner.service import Runner

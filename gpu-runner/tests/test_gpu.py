@@ -111,3 +111,33 @@ def test_gpu_a_variant_on_a_new_layer_recaptures_and_keeps_the_tokens(fp32_pair)
     static, dynamic = (r.generate(parse(GenerateRequest, {"requests": specs})).results() for r in fp32_pair)
     assert [s["tokens"] for s in static] == [d["tokens"] for d in dynamic]
     assert fp32_pair[0].slots.graphs, "the steps captured new graphs"
+
+
+def test_gpu_adapter_rows_in_captured_graphs_equal_the_growing_cache(model_dir, tmp_path):
+    """LoRA and DoRA rows beside base and masked rows, decoded by the captured graphs (the adapters' lora_A
+    rows inside the packed products, their expansion inside the Triton kernels), give the greedy tokens of
+    the growing cache, in fp32."""
+    import os
+
+    from test_adapters import make_adapter
+
+    base = model_dir("llama")
+    make_adapter(base, os.path.join(tmp_path, "lora"))
+    make_adapter(base, os.path.join(tmp_path, "dora"), dora=True, seed=2)
+    made = [
+        Runner(RunnerConfig(model=base, adapters_dir=str(tmp_path), device="cuda", dtype="float32", decode=d))
+        for d in ("static", "dynamic")
+    ]
+    try:
+        assert made[0].slots.graphs_on and any(lora for _, _, lora in made[0].slots.graphs)
+        variants = ["base", "lora", "dora", "lora+massive-zero", "massive-retain", "dora"]
+        specs = [
+            {"prompt": p, "variant": v, "max_tokens": 12, "ignore_eos": True}
+            for p, v in zip(("Once upon", "Hi", "The quick brown fox", "A", "Hello", "Why"), variants)
+        ]
+        together = made[0].generate(parse(GenerateRequest, {"requests": specs})).results()
+        alone = [made[1].generate(parse(GenerateRequest, {"requests": [s]})).results()[0] for s in specs]
+        assert [t["tokens"] for t in together] == [a["tokens"] for a in alone]
+    finally:
+        for r in made:
+            r.close()

@@ -29,8 +29,9 @@ def test_sampling_gives_a_token_for_every_temperature_and_top_p_the_contract_acc
             assert logits[token] == logits.max(), (t, p)
 
 
-def test_a_failing_row_fails_alone_and_every_other_row_finishes(runner_for, monkeypatch):
-    r = runner_for("llama", plant=False)
+@pytest.mark.parametrize("decode", ["dynamic", "static"])
+def test_a_failing_row_fails_alone_and_every_other_row_finishes(runner_for, monkeypatch, decode):
+    r = runner_for("llama", plant=False, decode=decode)
     real, calls = scheduler_module.sample, {"n": 0}
 
     def poisoned(logits, temperature, top_p, gen, **kw):  # the marked row fails at its third token
@@ -57,8 +58,9 @@ def test_a_failing_row_fails_alone_and_every_other_row_finishes(runner_for, monk
     assert last[0]["tokens"] == last[2]["tokens"] == alone["tokens"]
 
 
-def test_a_call_with_a_failed_row_answers_500_not_a_retryable_503(runner_for, monkeypatch):
-    r = runner_for("llama", plant=False)
+@pytest.mark.parametrize("decode", ["dynamic", "static"])
+def test_a_call_with_a_failed_row_answers_500_not_a_retryable_503(runner_for, monkeypatch, decode):
+    r = runner_for("llama", plant=False, decode=decode)
 
     def broken(logits, temperature, top_p, gen, **kw):
         raise RuntimeError("broken sampler")

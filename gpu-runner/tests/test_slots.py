@@ -62,6 +62,29 @@ def test_static_greedy_tokens_equal_dynamic_for_mixed_variants(runner_for, famil
     assert [t["text"] for t in together] == [a["text"] for a in alone]
 
 
+def test_rows_ending_on_stop_strings_eos_and_length_beside_others_equal_dynamic(runner_for):
+    """The static decoder launches each step before the host has streamed the last one (one step ahead):
+    rows that end on a stop string (known only once decoded), on EOS, or at max_tokens, at different
+    steps beside rows that go on, give exactly the dynamic path's text, tokens and finish reasons."""
+    static, dynamic = runner_for("llama", decode="static"), runner_for("llama")
+    probe = [
+        dynamic.generate(parse(GenerateRequest, {"requests": [{"prompt": p, "max_tokens": 16}]})).results()[0]
+        for p in PROMPTS
+    ]
+    specs = [
+        {"prompt": PROMPTS[0], "max_tokens": 16, "stop": [probe[0]["text"][4:6]]},  # ends early on a stop
+        {"prompt": PROMPTS[1], "max_tokens": 3},  # ends at max_tokens
+        {"prompt": PROMPTS[2], "max_tokens": 16, "stop": [probe[2]["text"][9:11]]},
+        {"prompt": PROMPTS[3], "max_tokens": 16, "ignore_eos": True},  # goes on to the end
+    ]
+    together = static.generate(parse(GenerateRequest, {"requests": specs})).results()
+    alone = [dynamic.generate(parse(GenerateRequest, {"requests": [s]})).results()[0] for s in specs]
+    for t, a in zip(together, alone):
+        assert (t["text"], t["tokens"], t["finish_reason"]) == (a["text"], a["tokens"], a["finish_reason"])
+    assert {t["finish_reason"] for t in together} >= {"stop", "length"}
+    assert len(static.slots) == 0 and static.scheduler.flight is None
+
+
 def test_rows_joining_and_leaving_reuse_slots_and_keep_their_tokens(runner_for):
     """Eight staggered rows of different lengths through four slots: rows wait, join mid-flight, leave at
     different steps and hand their slots on; each row's tokens are those it gets alone on the growing cache."""
@@ -136,12 +159,70 @@ def test_a_variant_masking_a_new_layer_gets_its_buffer_and_the_same_tokens(model
 
 
 def test_the_fused_glue_equals_hugging_faces_modules(runner_for):
-    """fused.py's norm and gated FFN compute what the model's own RMSNorm and MLP compute."""
+    """fused.py's norm and gated FFN over the packed gate|up matrix compute what the model's own RMSNorm
+    and MLP compute."""
     from runner import fused
+    from runner.packed import Group
 
     block = runner_for("llama").loaded.layers[0]
-    x = torch.randn(3, 1, block.input_layernorm.weight.shape[0])
+    x = torch.randn(3, block.input_layernorm.weight.shape[0])
     norm = block.input_layernorm
     torch.testing.assert_close(fused.rms_norm(x, norm.weight, norm.variance_epsilon), norm(x))
     mlp = block.mlp
-    torch.testing.assert_close(mlp.down_proj(fused.swiglu(mlp.gate_proj(x), mlp.up_proj(x), None)), mlp(x))
+    gate_up = Group(mlp, ("gate_proj", "up_proj"))
+    inter = fused.swiglu(x @ gate_up.weight(False).T, gate_up.sizes[0], None, None, None, None)
+    torch.testing.assert_close(mlp.down_proj(inter), mlp(x))
+
+
+def test_packed_matrices_hold_the_one_copy_of_the_weights(model_dir):
+    """Packing moves each layer's q|k|v and gate|up rows into one matrix and makes the model's Linear
+    weights views of it: the model's logits do not change, no weight is held twice, and a loaded adapter
+    adds only its lora_A rows under the base rows (which the base step reads alone)."""
+    from runner.packed import Packed
+
+    r = Runner(RunnerConfig(model=model_dir("llama"), device="cpu"))
+    try:
+        model = r.loaded.model
+        ids = torch.tensor([r.tokens.encode("The quick brown fox")])
+        before = model(ids).logits
+        bytes_before = sum(p.numel() * p.element_size() for p in model.parameters())
+        packed = Packed(r.loaded.layers)
+        torch.testing.assert_close(model(ids).logits, before, atol=0, rtol=0)
+        storages = {p.untyped_storage().data_ptr(): p.untyped_storage().nbytes() for p in model.parameters()}
+        assert sum(storages.values()) == bytes_before, "every weight is held once"
+        qkv = packed.layers[0][0]
+        attn = r.loaded.layers[0].self_attn
+        for name in ("q_proj", "k_proj", "v_proj"):
+            w = getattr(attn, name).weight
+            assert w.untyped_storage().data_ptr() == qkv.W.untyped_storage().data_ptr()
+        assert qkv.weight(False).shape[0] == qkv.n == qkv.W.shape[0] and qkv.lora(True) is None
+    finally:
+        r.close()
+
+
+def test_the_static_step_on_the_triton_kernels_equals_the_growing_cache(model_dir, tmp_path):
+    """The decode step with kernels.py's Triton kernels (on CPU: Triton's interpreter) gives the greedy
+    tokens of the growing cache, for base, masked and adapter rows in one batch: the whole GPU step's
+    math, checked where there is no GPU. Skipped without Triton."""
+    pytest.importorskip("triton")  # without a GPU, conftest.py has it interpret
+    from runner import kernels
+
+    base = model_dir("llama")
+    make_adapter(base, os.path.join(tmp_path, "lora"))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    r = Runner(RunnerConfig(model=base, adapters_dir=str(tmp_path), device=device, dtype="float32"))
+    try:
+        eng = r.engine
+        plans = [r.registry.resolve(v) for v in ("base", "massive-zero", "lora", "lora+massive-retain")]
+        prompts = [r.tokens.encode(p) for p in PROMPTS]
+        batch, logits = eng.prefill(prompts, plans)
+        slots = SlotDecoder(eng, slots=4, max_len=64, graphs=False, functions=kernels)
+        slots.join(eng.prefill(prompts, plans)[0])
+        tokens = logits.argmax(-1).tolist()
+        for _ in range(5):
+            want = eng.decode(batch, tokens)
+            got = slots.step(tokens)
+            torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+            tokens = want.argmax(-1).tolist()
+    finally:
+        r.close()

@@ -1,0 +1,525 @@
+"""fused.py's functions as Triton kernels, for the CUDA decode step (slots.py).
+
+Same signatures and the same math as fused.py (which the GPU tests hold these to), fp32 inside each kernel:
+- qkv_rope_cache: one program per (row, head) of q|k|v: the adapters' expansion, bias, per-head norm,
+  rotary, and k/v stored straight into the row's slot (vLLM's "reshape_and_cache" folded in);
+- attend: flash-decoding (split-K, as FlashInfer and vLLM's paged attention do for one query token): the
+  columns of each (row, kv head) are cut into splits that run in parallel, each with its own online
+  softmax, then one small kernel merges the splits. A batch-1 step has 8 kv heads on an 8B model: without
+  splits 8 programs would stream the whole cache on 8 of the GPU's 132 SMs;
+- add_rms_norm: one program per row: residual add (rounded to the model's dtype, as the model stores its
+  residual stream), then RMSNorm;
+- swiglu: silu(gate) * up * keep, blocks of columns.
+The adapters' expansion is a short reduction over the stacked ranks inside each kernel (R is 16 a rank-16
+LoRA, the product's lora_A rows ran inside the packed matrix product), so adapters add no kernel.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+RANK_TILE: tl.constexpr = tl.constexpr(32)  # adapter ranks one load reads
+
+
+def _p2(n: int) -> int:
+    return triton.next_power_of_2(max(1, n))
+
+
+@triton.jit
+def _delta(y_row, n, cols, cmask, Bt, owner, idx, R, HAS_LORA: tl.constexpr, BLOCK_R: tl.constexpr):
+    """A row's own adapter's expansion at output columns `cols`: sum over its ranks r of h[r] Bt[r, cols].
+    All ranks at once (RANK_TILE a load, unrolled up to BLOCK_R >= R), loads without a loop or a branch
+    between them, so they are in flight together: a loop over ranks waits for memory at every turn. A base
+    row (adapter 0) reads nothing; other adapters' ranks are masked off, so they are not read either."""
+    acc = tl.zeros(cols.shape, dtype=tl.float32)
+    if HAS_LORA:
+        if idx != 0:
+            for r0 in tl.static_range(0, BLOCK_R, RANK_TILE):
+                rr = r0 + tl.arange(0, RANK_TILE)
+                own = tl.load(owner + rr, mask=rr < R, other=-1) == idx
+                h = tl.load(y_row + n + rr, mask=own, other=0.0).to(tl.float32)
+                tile = tl.load(
+                    Bt + rr[:, None] * n + cols[None, :], mask=own[:, None] & cmask[None, :], other=0.0
+                )
+                acc += tl.sum(h[:, None] * tile.to(tl.float32), axis=0)
+    return acc
+
+
+@triton.jit
+def _project(
+    y_row,
+    n,
+    cols,
+    cmask,
+    bias,
+    Bt,
+    owner,
+    M,
+    idx,
+    R,
+    HAS_BIAS: tl.constexpr,
+    HAS_LORA: tl.constexpr,
+    HAS_M: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+):
+    """fused.project at columns `cols` of one row, in fp32."""
+    out = tl.load(y_row + cols, mask=cmask, other=0.0).to(tl.float32)
+    out += _delta(y_row, n, cols, cmask, Bt, owner, idx, R, HAS_LORA, BLOCK_R)
+    if HAS_M:
+        out *= tl.load(M + idx * n + cols, mask=cmask, other=1.0).to(tl.float32)
+    if HAS_BIAS:
+        out += tl.load(bias + cols, mask=cmask, other=0.0).to(tl.float32)
+    return out
+
+
+@triton.jit
+def _row_adapter(index, b, HAS_LORA: tl.constexpr):
+    if HAS_LORA:
+        return tl.load(index + b)
+    else:
+        return 0
+
+
+def _lora_args(lora, index, y):
+    """Pointers and flags for the kernels; dummies (never read) where there is no adapter."""
+    if lora is None:
+        return y, y, y, y, 0, False, False, 32
+    M = lora.M if lora.M is not None else y
+    R = lora.owner.numel()
+    return lora.Bt, lora.owner, M, index, R, True, lora.M is not None, max(32, _p2(R))
+
+
+@triton.jit
+def _qkv_kernel(
+    y,
+    stride_y,
+    bias,
+    Bt,
+    owner,
+    M,
+    index,
+    R,
+    cos,
+    sin,
+    kc,
+    vc,
+    pos,
+    q_out,
+    qn_w,
+    kn_w,
+    eps,
+    H,
+    HKV,
+    S_MAX,
+    DH: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    HAS_LORA: tl.constexpr,
+    HAS_M: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    QK_NORM: tl.constexpr,
+):
+    b = tl.program_id(0)
+    j = tl.program_id(1)  # head: q heads [0, H), k heads [H, H + HKV), v heads after
+    n = (H + 2 * HKV) * DH
+    y_row = y + b * stride_y
+    idx = _row_adapter(index, b, HAS_LORA)
+    d = tl.arange(0, BLOCK_D)
+    dmask = d < DH
+    half = DH // 2
+    partner = tl.where(d < half, d + half, d - half)
+    cols = j * DH + d
+    x = _project(y_row, n, cols, dmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R)
+    if j < H + HKV:  # q or k: norm (Qwen-3), then rotary
+        xp = _project(
+            y_row, n, j * DH + partner, dmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R
+        )
+        if QK_NORM:
+            w_ptr = qn_w if j < H else kn_w
+            rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) / DH + eps)
+            x = x * rstd * tl.load(w_ptr + d, mask=dmask, other=0.0).to(tl.float32)
+            xp = xp * rstd * tl.load(w_ptr + partner, mask=dmask, other=0.0).to(tl.float32)
+        c = tl.load(cos + b * DH + d, mask=dmask, other=0.0).to(tl.float32)
+        s = tl.load(sin + b * DH + d, mask=dmask, other=0.0).to(tl.float32)
+        x = x * c + tl.where(d < half, -xp, xp) * s
+    p = tl.load(pos + b)
+    if j < H:
+        tl.store(q_out + (b * H + j) * DH + d, x.to(q_out.dtype.element_ty), mask=dmask)
+    elif j < H + HKV:
+        tl.store(kc + ((b * HKV + (j - H)) * S_MAX + p) * DH + d, x.to(kc.dtype.element_ty), mask=dmask)
+    else:
+        tl.store(vc + ((b * HKV + (j - H - HKV)) * S_MAX + p) * DH + d, x.to(vc.dtype.element_ty), mask=dmask)
+
+
+def qkv_rope_cache(y, n_heads, n_kv, bias, lora, index, cos, sin, kc, vc, pos, q_norm=None, k_norm=None):
+    B, Dh = y.shape[0], kc.shape[-1]
+    q = torch.empty(B, n_heads, Dh, device=y.device, dtype=y.dtype)
+    Bt, owner, M, idx, R, has_lora, has_m, block_r = _lora_args(lora, index, y)
+    qn_w, eps = q_norm if q_norm is not None else (y, 0.0)
+    kn_w = k_norm[0] if k_norm is not None else y
+    _qkv_kernel[(B, n_heads + 2 * n_kv)](
+        y,
+        y.stride(0),
+        bias if bias is not None else y,
+        Bt,
+        owner,
+        M,
+        idx,
+        R,
+        cos.contiguous(),
+        sin.contiguous(),
+        kc,
+        vc,
+        pos,
+        q,
+        qn_w,
+        kn_w,
+        eps,
+        n_heads,
+        n_kv,
+        kc.shape[2],
+        DH=Dh,
+        BLOCK_D=_p2(Dh),
+        HAS_BIAS=bias is not None,
+        HAS_LORA=has_lora,
+        HAS_M=has_m,
+        BLOCK_R=block_r,
+        QK_NORM=q_norm is not None,
+    )
+    return q
+
+
+@triton.jit
+def _attn_split_kernel(
+    q,
+    kc,
+    vc,
+    pos,
+    m_out,
+    l_out,
+    acc_out,
+    scale,
+    HKV,
+    S_MAX,
+    PER_SPLIT,
+    SPLITS,
+    G: tl.constexpr,
+    BLOCK_G: tl.constexpr,
+    DH: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_S: tl.constexpr,
+):
+    b = tl.program_id(0)
+    h = tl.program_id(1)  # kv head
+    sp = tl.program_id(2)
+    last = tl.load(pos + b)  # row b sees columns [0, last]
+    g = tl.arange(0, BLOCK_G)
+    d = tl.arange(0, BLOCK_D)
+    gmask, dmask = g < G, d < DH
+    qv = tl.load(
+        q + ((b * HKV + h) * G + g[:, None]) * DH + d[None, :],
+        mask=gmask[:, None] & dmask[None, :],
+        other=0.0,
+    ).to(tl.float32)
+    m_i = tl.full([BLOCK_G], float("-inf"), tl.float32)
+    l_i = tl.zeros([BLOCK_G], tl.float32)
+    acc = tl.zeros([BLOCK_G, BLOCK_D], tl.float32)
+    start = sp * PER_SPLIT
+    base = (b * HKV + h) * S_MAX * DH
+    for i in range(0, PER_SPLIT, BLOCK_S):
+        s0 = start + i
+        if s0 <= last:  # a tile past the row's last column is skipped; one that runs sees a column
+            cols = s0 + tl.arange(0, BLOCK_S)
+            visible = cols <= last
+            kv_mask = visible[:, None] & dmask[None, :]
+            k = tl.load(kc + base + cols[:, None] * DH + d[None, :], mask=kv_mask, other=0.0).to(tl.float32)
+            v = tl.load(vc + base + cols[:, None] * DH + d[None, :], mask=kv_mask, other=0.0).to(tl.float32)
+            qk = tl.sum(qv[:, None, :] * k[None, :, :], axis=2) * scale  # [G, S]
+            qk = tl.where(visible[None, :], qk, float("-inf"))
+            m_new = tl.maximum(m_i, tl.max(qk, axis=1))
+            alpha = tl.exp(m_i - m_new)
+            p = tl.exp(qk - m_new[:, None])
+            acc = acc * alpha[:, None] + tl.sum(p[:, :, None] * v[None, :, :], axis=1)
+            l_i = l_i * alpha + tl.sum(p, axis=1)
+            m_i = m_new
+    o = ((b * HKV + h) * SPLITS + sp) * BLOCK_G
+    tl.store(m_out + o + g, m_i)
+    tl.store(l_out + o + g, l_i)
+    tl.store(acc_out + (o + g[:, None]) * BLOCK_D + d[None, :], acc)
+
+
+@triton.jit
+def _attn_merge_kernel(
+    m_in,
+    l_in,
+    acc_in,
+    out,
+    HKV,
+    SPLITS,
+    G: tl.constexpr,
+    BLOCK_G: tl.constexpr,
+    DH: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+):
+    b = tl.program_id(0)
+    h = tl.program_id(1)
+    g = tl.arange(0, BLOCK_G)
+    d = tl.arange(0, BLOCK_D)
+    first = (b * HKV + h) * SPLITS * BLOCK_G
+    m = tl.load(m_in + first + g)  # split 0 always holds column 0: finite
+    for sp in range(1, SPLITS):
+        m = tl.maximum(m, tl.load(m_in + first + sp * BLOCK_G + g))
+    total = tl.zeros([BLOCK_G], tl.float32)
+    acc = tl.zeros([BLOCK_G, BLOCK_D], tl.float32)
+    for sp in range(0, SPLITS):
+        o = first + sp * BLOCK_G
+        w = tl.exp(tl.load(m_in + o + g) - m)  # an empty split: exp(-inf) = 0
+        total += w * tl.load(l_in + o + g)
+        acc += w[:, None] * tl.load(acc_in + (o + g[:, None]) * BLOCK_D + d[None, :])
+    res = acc / total[:, None]
+    mask = (g[:, None] < G) & (d[None, :] < DH)
+    tl.store(
+        out + ((b * HKV + h) * G + g[:, None]) * DH + d[None, :], res.to(out.dtype.element_ty), mask=mask
+    )
+
+
+BLOCK_S = 32
+TARGET_PROGRAMS = 256  # about two per SM on an H100/H200: enough splits to keep the memory system busy
+
+
+def splits_for(B: int, n_kv: int, S: int) -> int:
+    """How many column splits per (row, kv head): a power of two, at most one per BLOCK_S columns."""
+    want = max(1, TARGET_PROGRAMS // max(1, B * n_kv))
+    return min(_p2(want), max(1, S // BLOCK_S))
+
+
+def attend(q, kc, vc, pos, S: int, scale: float) -> torch.Tensor:
+    B, H, Dh = q.shape
+    n_kv = kc.shape[1]
+    G = H // n_kv
+    splits = splits_for(B, n_kv, S)
+    per_split = -(-S // splits)
+    per_split = -(-per_split // BLOCK_S) * BLOCK_S
+    BG, BD = _p2(G), _p2(Dh)
+    f32 = dict(device=q.device, dtype=torch.float32)
+    m = torch.empty(B, n_kv, splits, BG, **f32)
+    lsum = torch.empty(B, n_kv, splits, BG, **f32)
+    acc = torch.empty(B, n_kv, splits, BG, BD, **f32)
+    _attn_split_kernel[(B, n_kv, splits)](
+        q,
+        kc,
+        vc,
+        pos,
+        m,
+        lsum,
+        acc,
+        scale,
+        n_kv,
+        kc.shape[2],
+        per_split,
+        splits,
+        G=G,
+        BLOCK_G=BG,
+        DH=Dh,
+        BLOCK_D=BD,
+        BLOCK_S=BLOCK_S,
+    )
+    out = torch.empty(B, H, Dh, device=q.device, dtype=q.dtype)
+    _attn_merge_kernel[(B, n_kv)](m, lsum, acc, out, n_kv, splits, G=G, BLOCK_G=BG, DH=Dh, BLOCK_D=BD)
+    return out.view(B, H * Dh)
+
+
+@triton.jit
+def _add_rms_kernel(
+    x,
+    y,
+    stride_y,
+    bias,
+    Bt,
+    owner,
+    M,
+    index,
+    R,
+    w,
+    x_out,
+    h_out,
+    parts,
+    count,
+    eps,
+    D,
+    BLOCK_N: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    HAS_LORA: tl.constexpr,
+    HAS_M: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+):
+    """Programs (row, column block): each adds its block to the residual stream and stores its block's
+    sum of squares; the row's last block to finish (an atomic count, reset by it) normalises the row."""
+    b = tl.program_id(0)
+    blk = tl.program_id(1)
+    nblk = tl.num_programs(1)
+    y_row = y + b * stride_y
+    idx = _row_adapter(index, b, HAS_LORA)
+    cols = blk * BLOCK_N + tl.arange(0, BLOCK_N)
+    cmask = cols < D
+    out = _project(y_row, D, cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R)
+    xn = tl.load(x + b * D + cols, mask=cmask, other=0.0).to(tl.float32) + out
+    xn = xn.to(x_out.dtype.element_ty)  # the model keeps its residual stream in its dtype
+    tl.store(x_out + b * D + cols, xn, mask=cmask)
+    xf = xn.to(tl.float32)
+    tl.store(parts + b * nblk + blk, tl.sum(xf * xf, axis=0))
+    done = tl.atomic_add(
+        count + b, 1
+    )  # acq_rel: this block's stores are visible to the one that sees nblk - 1
+    if done == nblk - 1:
+        tl.store(count + b, 0)  # ready for the next call
+        blocks = tl.arange(0, 64)
+        total = tl.sum(
+            tl.load(parts + b * nblk + blocks, mask=blocks < nblk, other=0.0, cache_modifier=".cg"), 0
+        )
+        rstd = 1.0 / tl.sqrt(total / D + eps)
+        for c0 in range(0, D, BLOCK_N):
+            c = c0 + tl.arange(0, BLOCK_N)
+            m = c < D
+            xr = tl.load(x_out + b * D + c, mask=m, other=0.0, cache_modifier=".cg").to(tl.float32)
+            normed = (
+                (xr * rstd).to(h_out.dtype.element_ty).to(tl.float32)
+            )  # cast back, then scale: HF's order
+            hv = tl.load(w + c, mask=m, other=0.0).to(tl.float32) * normed
+            tl.store(h_out + b * D + c, hv.to(h_out.dtype.element_ty), mask=m)
+
+
+_scratch: dict = {}  # device -> (count [rows] int32, parts [rows, 64] fp32): add_rms_norm's cross-block state
+
+
+def _add_rms_scratch(device, rows: int):
+    count, parts = _scratch.get(device, (None, None))
+    if count is None or count.numel() < rows:  # first met outside graph capture: a step's warm-up runs first
+        count = torch.zeros(max(rows, 64), dtype=torch.int32, device=device)
+        parts = torch.zeros(max(rows, 64), 64, dtype=torch.float32, device=device)
+        _scratch[device] = (count, parts)
+    return count, parts
+
+
+def add_rms_norm(x, y, bias, lora, index, weight, eps: float):
+    B, D = x.shape
+    x_out, h = torch.empty_like(x), torch.empty_like(x)
+    Bt, owner, M, idx, R, has_lora, has_m, block_r = _lora_args(lora, index, y)
+    block = 256 if has_lora else min(_p2(D), 8192)  # adapters: more programs share the lora_B reads
+    blocks = triton.cdiv(D, block)
+    assert blocks <= 64, "the last block sums at most 64 parts"
+    count, parts = _add_rms_scratch(x.device, B)
+    _add_rms_kernel[(B, blocks)](
+        x,
+        y,
+        y.stride(0),
+        bias if bias is not None else y,
+        Bt,
+        owner,
+        M,
+        idx,
+        R,
+        weight,
+        x_out,
+        h,
+        parts,
+        count,
+        eps,
+        D,
+        BLOCK_N=block,
+        HAS_BIAS=bias is not None,
+        HAS_LORA=has_lora,
+        HAS_M=has_m,
+        BLOCK_R=block_r,
+        num_warps=8 if blocks == 1 else 4,
+    )
+    return x_out, h
+
+
+@triton.jit
+def _rms_kernel(x, w, h_out, eps, D, BLOCK_N: tl.constexpr):
+    b = tl.program_id(0)
+    sq = tl.zeros([BLOCK_N], tl.float32)
+    for c0 in range(0, D, BLOCK_N):
+        cols = c0 + tl.arange(0, BLOCK_N)
+        xf = tl.load(x + b * D + cols, mask=cols < D, other=0.0).to(tl.float32)
+        sq += xf * xf
+    rstd = 1.0 / tl.sqrt(tl.sum(sq, axis=0) / D + eps)
+    for c0 in range(0, D, BLOCK_N):
+        cols = c0 + tl.arange(0, BLOCK_N)
+        cmask = cols < D
+        xf = tl.load(x + b * D + cols, mask=cmask, other=0.0).to(tl.float32)
+        normed = (xf * rstd).to(h_out.dtype.element_ty).to(tl.float32)
+        hv = tl.load(w + cols, mask=cmask, other=0.0).to(tl.float32) * normed
+        tl.store(h_out + b * D + cols, hv.to(h_out.dtype.element_ty), mask=cmask)
+
+
+def rms_norm(x, weight, eps: float):
+    """Only for rows [B, D] (the step's first norm); per-head norms live in qkv_rope_cache."""
+    B, D = x.shape
+    h = torch.empty_like(x)
+    _rms_kernel[(B,)](x, weight, h, eps, D, BLOCK_N=min(_p2(D), 2048), num_warps=8)
+    return h
+
+
+@triton.jit
+def _swiglu_kernel(
+    y,
+    stride_y,
+    bias,
+    Bt,
+    owner,
+    M,
+    index,
+    R,
+    keep,
+    out,
+    F,
+    BLOCK_N: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    HAS_LORA: tl.constexpr,
+    HAS_M: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    HAS_KEEP: tl.constexpr,
+):
+    b = tl.program_id(0)
+    cols = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    cmask = cols < F
+    y_row = y + b * stride_y
+    idx = _row_adapter(index, b, HAS_LORA)
+    n = 2 * F
+    gate = _project(y_row, n, cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R)
+    up = _project(y_row, n, F + cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R)
+    act = gate / (1.0 + tl.exp(-gate)) * up
+    if HAS_KEEP:
+        act *= tl.load(keep + b * F + cols, mask=cmask, other=0.0).to(tl.float32)
+    tl.store(out + b * F + cols, act.to(out.dtype.element_ty), mask=cmask)
+
+
+def swiglu(y, d_ff: int, bias, lora, index, keep):
+    B = y.shape[0]
+    out = torch.empty(B, d_ff, device=y.device, dtype=y.dtype)
+    Bt, owner, M, idx, R, has_lora, has_m, block_r = _lora_args(lora, index, y)
+    block = min(256 if has_lora else 1024, _p2(d_ff))
+    _swiglu_kernel[(B, triton.cdiv(d_ff, block))](
+        y,
+        y.stride(0),
+        bias if bias is not None else y,
+        Bt,
+        owner,
+        M,
+        idx,
+        R,
+        keep if keep is not None else y,
+        out,
+        d_ff,
+        BLOCK_N=block,
+        HAS_BIAS=bias is not None,
+        HAS_LORA=has_lora,
+        HAS_M=has_m,
+        BLOCK_R=block_r,
+        HAS_KEEP=keep is not None,
+    )
+    return out
