@@ -32,16 +32,18 @@ def _delta(y_row, n, cols, cmask, Bt, owner, idx, R, HAS_LORA: tl.constexpr, BLO
     """A row's own adapter's expansion at output columns `cols`: sum over its ranks r of h[r] Bt[r, cols].
     All ranks at once (RANK_TILE a load, unrolled up to BLOCK_R >= R), loads without a loop or a branch
     between them, so they are in flight together: a loop over ranks waits for memory at every turn. A base
-    row (adapter 0) reads nothing; other adapters' ranks are masked off, so they are not read either."""
+    row (adapter 0) reads nothing; the loads do not wait for the owners (other adapters' ranks are read
+    and multiplied by zero), so a row's expansion is one round trip to memory."""
     acc = tl.zeros(cols.shape, dtype=tl.float32)
     if HAS_LORA:
         if idx != 0:
             for r0 in tl.static_range(0, BLOCK_R, RANK_TILE):
                 rr = r0 + tl.arange(0, RANK_TILE)
-                own = tl.load(owner + rr, mask=rr < R, other=-1) == idx
-                h = tl.load(y_row + n + rr, mask=own, other=0.0).to(tl.float32)
+                inside = rr < R
+                own = tl.load(owner + rr, mask=inside, other=-1) == idx
+                h = tl.where(own, tl.load(y_row + n + rr, mask=inside, other=0.0).to(tl.float32), 0.0)
                 tile = tl.load(
-                    Bt + rr[:, None] * n + cols[None, :], mask=own[:, None] & cmask[None, :], other=0.0
+                    Bt + rr[:, None] * n + cols[None, :], mask=inside[:, None] & cmask[None, :], other=0.0
                 )
                 acc += tl.sum(h[:, None] * tile.to(tl.float32), axis=0)
     return acc
@@ -210,6 +212,7 @@ def _attn_split_kernel(
     DH: tl.constexpr,
     BLOCK_D: tl.constexpr,
     BLOCK_S: tl.constexpr,
+    IEEE: tl.constexpr,
 ):
     b = tl.program_id(0)
     h = tl.program_id(1)  # kv head
@@ -222,7 +225,7 @@ def _attn_split_kernel(
         q + ((b * HKV + h) * G + g[:, None]) * DH + d[None, :],
         mask=gmask[:, None] & dmask[None, :],
         other=0.0,
-    ).to(tl.float32)
+    )  # [BLOCK_G >= 16, D]: the G query heads, padded to a tensor-core tile with zero rows
     m_i = tl.full([BLOCK_G], float("-inf"), tl.float32)
     l_i = tl.zeros([BLOCK_G], tl.float32)
     acc = tl.zeros([BLOCK_G, BLOCK_D], tl.float32)
@@ -234,14 +237,20 @@ def _attn_split_kernel(
             cols = s0 + tl.arange(0, BLOCK_S)
             visible = cols <= last
             kv_mask = visible[:, None] & dmask[None, :]
-            k = tl.load(kc + base + cols[:, None] * DH + d[None, :], mask=kv_mask, other=0.0).to(tl.float32)
-            v = tl.load(vc + base + cols[:, None] * DH + d[None, :], mask=kv_mask, other=0.0).to(tl.float32)
-            qk = tl.sum(qv[:, None, :] * k[None, :, :], axis=2) * scale  # [G, S]
-            qk = tl.where(visible[None, :], qk, float("-inf"))
+            k = tl.load(kc + base + cols[:, None] * DH + d[None, :], mask=kv_mask, other=0.0)
+            v = tl.load(vc + base + cols[:, None] * DH + d[None, :], mask=kv_mask, other=0.0)
+            if IEEE:  # an fp32 model: full-precision products, not TF32
+                qk = tl.dot(qv, tl.trans(k), input_precision="ieee")
+            else:
+                qk = tl.dot(qv, tl.trans(k))  # [G, S], fp32 accumulation
+            qk = tl.where(visible[None, :], qk * scale, float("-inf"))
             m_new = tl.maximum(m_i, tl.max(qk, axis=1))
             alpha = tl.exp(m_i - m_new)
             p = tl.exp(qk - m_new[:, None])
-            acc = acc * alpha[:, None] + tl.sum(p[:, :, None] * v[None, :, :], axis=1)
+            if IEEE:
+                acc = acc * alpha[:, None] + tl.dot(p, v, input_precision="ieee")
+            else:
+                acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
             l_i = l_i * alpha + tl.sum(p, axis=1)
             m_i = m_new
     o = ((b * HKV + h) * SPLITS + sp) * BLOCK_G
@@ -302,7 +311,7 @@ def attend(q, kc, vc, pos, S: int, scale: float) -> torch.Tensor:
     splits = splits_for(B, n_kv, S)
     per_split = -(-S // splits)
     per_split = -(-per_split // BLOCK_S) * BLOCK_S
-    BG, BD = _p2(G), _p2(Dh)
+    BG, BD = max(16, _p2(G)), max(16, _p2(Dh))  # tensor-core tiles are at least 16 a side
     f32 = dict(device=q.device, dtype=torch.float32)
     m = torch.empty(B, n_kv, splits, BG, **f32)
     lsum = torch.empty(B, n_kv, splits, BG, **f32)
@@ -325,6 +334,7 @@ def attend(q, kc, vc, pos, S: int, scale: float) -> torch.Tensor:
         DH=Dh,
         BLOCK_D=BD,
         BLOCK_S=BLOCK_S,
+        IEEE=q.dtype == torch.float32,
     )
     out = torch.empty(B, H, Dh, device=q.device, dtype=q.dtype)
     _attn_merge_kernel[(B, n_kv)](m, lsum, acc, out, n_kv, splits, G=G, BLOCK_G=BG, DH=Dh, BLOCK_D=BD)
@@ -354,6 +364,7 @@ def _add_rms_kernel(
     HAS_LORA: tl.constexpr,
     HAS_M: tl.constexpr,
     BLOCK_R: tl.constexpr,
+    SPLIT: tl.constexpr,
 ):
     """Programs (row, column block): each adds its block to the residual stream and stores its block's
     sum of squares; the row's last block to finish (an atomic count, reset by it) normalises the row."""
@@ -369,26 +380,28 @@ def _add_rms_kernel(
     xn = xn.to(x_out.dtype.element_ty)  # the model keeps its residual stream in its dtype
     tl.store(x_out + b * D + cols, xn, mask=cmask)
     xf = xn.to(tl.float32)
-    tl.store(parts + b * nblk + blk, tl.sum(xf * xf, axis=0))
-    done = tl.atomic_add(
-        count + b, 1
-    )  # acq_rel: this block's stores are visible to the one that sees nblk - 1
-    if done == nblk - 1:
-        tl.store(count + b, 0)  # ready for the next call
-        blocks = tl.arange(0, 64)
-        total = tl.sum(
-            tl.load(parts + b * nblk + blocks, mask=blocks < nblk, other=0.0, cache_modifier=".cg"), 0
-        )
-        rstd = 1.0 / tl.sqrt(total / D + eps)
-        for c0 in range(0, D, BLOCK_N):
-            c = c0 + tl.arange(0, BLOCK_N)
-            m = c < D
-            xr = tl.load(x_out + b * D + c, mask=m, other=0.0, cache_modifier=".cg").to(tl.float32)
-            normed = (
-                (xr * rstd).to(h_out.dtype.element_ty).to(tl.float32)
-            )  # cast back, then scale: HF's order
-            hv = tl.load(w + c, mask=m, other=0.0).to(tl.float32) * normed
-            tl.store(h_out + b * D + c, hv.to(h_out.dtype.element_ty), mask=m)
+    if not SPLIT:  # the whole row in this one program: normalise what it holds
+        rstd = 1.0 / tl.sqrt(tl.sum(xf * xf, axis=0) / D + eps)
+        normed = (xf * rstd).to(h_out.dtype.element_ty).to(tl.float32)  # cast back, then scale: HF's order
+        hv = tl.load(w + cols, mask=cmask, other=0.0).to(tl.float32) * normed
+        tl.store(h_out + b * D + cols, hv.to(h_out.dtype.element_ty), mask=cmask)
+    else:
+        tl.store(parts + b * nblk + blk, tl.sum(xf * xf, axis=0))
+        done = tl.atomic_add(
+            count + b, 1
+        )  # acq_rel: this block's stores are seen by the block that counts last
+        if done == nblk - 1:
+            tl.store(count + b, 0)  # ready for the next call
+            blocks = tl.arange(0, 64)
+            parts_b = tl.load(parts + b * nblk + blocks, mask=blocks < nblk, other=0.0, cache_modifier=".cg")
+            rstd = 1.0 / tl.sqrt(tl.sum(parts_b, 0) / D + eps)
+            for c0 in range(0, D, BLOCK_N):
+                c = c0 + tl.arange(0, BLOCK_N)
+                m = c < D
+                xr = tl.load(x_out + b * D + c, mask=m, other=0.0, cache_modifier=".cg").to(tl.float32)
+                normed = (xr * rstd).to(h_out.dtype.element_ty).to(tl.float32)
+                hv = tl.load(w + c, mask=m, other=0.0).to(tl.float32) * normed
+                tl.store(h_out + b * D + c, hv.to(h_out.dtype.element_ty), mask=m)
 
 
 _scratch: dict = {}  # device -> (count [rows] int32, parts [rows, 64] fp32): add_rms_norm's cross-block state
@@ -433,6 +446,7 @@ def add_rms_norm(x, y, bias, lora, index, weight, eps: float):
         HAS_LORA=has_lora,
         HAS_M=has_m,
         BLOCK_R=block_r,
+        SPLIT=blocks > 1,
         num_warps=8 if blocks == 1 else 4,
     )
     return x_out, h
