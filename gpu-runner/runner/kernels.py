@@ -1,17 +1,20 @@
 """fused.py's functions as Triton kernels, for the CUDA decode step (slots.py).
 
-Same signatures and the same math as fused.py (which the GPU tests hold these to), fp32 inside each kernel:
+Same signatures and the same math as fused.py (which tests/test_kernels.py holds these to: compiled on a
+GPU, in Triton's interpreter on a CPU), fp32 inside each kernel:
 - qkv_rope_cache: one program per (row, head) of q|k|v: the adapters' expansion, bias, per-head norm,
   rotary, and k/v stored straight into the row's slot (vLLM's "reshape_and_cache" folded in);
 - attend: flash-decoding (split-K, as FlashInfer and vLLM's paged attention do for one query token): the
   columns of each (row, kv head) are cut into splits that run in parallel, each with its own online
-  softmax, then one small kernel merges the splits. A batch-1 step has 8 kv heads on an 8B model: without
-  splits 8 programs would stream the whole cache on 8 of the GPU's 132 SMs;
-- add_rms_norm: one program per row: residual add (rounded to the model's dtype, as the model stores its
-  residual stream), then RMSNorm;
+  softmax on tensor cores (the kv head's G query heads padded to a 16-row tile), then one small kernel
+  merges the splits. A batch-1 step has 8 kv heads on an 8B model: without splits 8 programs would stream
+  the whole cache on 8 of the GPU's 132 SMs;
+- add_rms_norm: residual add (rounded to the model's dtype, as the model stores its residual stream), then
+  RMSNorm: one program a row, or, with adapters, blocks of columns of which the last to finish normalises;
 - swiglu: silu(gate) * up * keep, blocks of columns.
-The adapters' expansion is a short reduction over the stacked ranks inside each kernel (R is 16 a rank-16
-LoRA, the product's lora_A rows ran inside the packed matrix product), so adapters add no kernel.
+The adapters' expansion is a short reduction over the stacked ranks inside each kernel (R is 16 for a
+rank-16 LoRA; the product's lora_A rows ran inside the packed matrix product), so adapters add no kernel,
+but each adapter row reads its layer's lora_B itself (bench/gpu/README.md: what that costs).
 """
 
 from __future__ import annotations
