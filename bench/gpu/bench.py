@@ -319,6 +319,11 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true", help="a tiny model on CPU, few tokens: the script runs")
     ap.add_argument("--budget-s", type=float, default=540, help="skip sections that would start after this")
+    ap.add_argument(
+        "--mixed-only",
+        action="store_true",
+        help="only the runner's mixed/base/masks rows, its step times and kernels (no peers, no streams)",
+    )
     args = ap.parse_args()
     global NEW, STREAMS, MIXED_ROWS
     gpu = torch.cuda.is_available() and not args.quick
@@ -354,10 +359,12 @@ def main() -> int:
     )
     if gpu and "TB_s" in rep.data.get("bandwidth", {}):
         rep.put("bound_tok_s", rep.data["bandwidth"]["TB_s"] * 1e12 / wb)
-    for n in (1, 8, 64) if gpu else (1,):
+    for n in (1, 8, 64) if gpu and not args.mixed_only else (1,) if not args.mixed_only else ():
         rep.section(f"hf_eager_{n}", hf_generate, loaded.model, n, seed=n, repeats=2)
 
-    if gpu:  # generate() compiles the forward itself (reduce-overhead, fullgraph) when the cache is static
+    if (
+        gpu and not args.mixed_only
+    ):  # generate() compiles the forward itself (reduce-overhead, fullgraph) when the cache is static
         rep.section("hf_compiled_1", hf_generate, loaded.model, 1, seed=1, static=True, repeats=3)
         rep.put("hf_compiled_evidence", {"model._compiled_call": hasattr(loaded.model, "_compiled_call")})
     ad = os.path.join(args.out if args.quick else "/tmp", "adapters")
@@ -374,17 +381,19 @@ def main() -> int:
             "slot_len": r.slots.S_max,
         },
     )
-    rep.section("cold_1", streams, r, 1, seed=1000)
-    rep.section("steady_1", streams, r, 1, seed=1000)
-    rep.section("cold_8", streams, r, 8, seed=1008)
-    for n in STREAMS:
+    for n in () if args.mixed_only else STREAMS:
+        if n == 1:
+            rep.section("cold_1", streams, r, 1, seed=1000)
+            rep.section("steady_1", streams, r, 1, seed=1000)
+            rep.section("cold_8", streams, r, 8, seed=1008)
         rep.section(f"runner_{n}", streams, r, n, seed=n)
     for n in MIXED_ROWS:
         rep.section(f"base_rows_{n}", streams, r, n, seed=500 + n)
         rep.section(f"mixed_rows_{n}", streams, r, n, seed=500 + n, variants=MIX)
         rep.section(f"masks_rows_{n}", streams, r, n, seed=500 + n, variants=MASKS)
-    rep.section("prefill_1", prefill_rate, r, 1)
-    rep.section(f"prefill_{STREAMS[-1]}", prefill_rate, r, STREAMS[-1])
+    if not args.mixed_only:
+        rep.section("prefill_1", prefill_rate, r, 1)
+        rep.section(f"prefill_{STREAMS[-1]}", prefill_rate, r, STREAMS[-1])
     if gpu:
         for B, S, lora in ((1, 64, False), (1, 512, False), (64, 512, False), (1, 64, True), (64, 512, True)):
             rep.section(f"step_{B}x{S}{'_lora' if lora else ''}", step_gpu_time, r, B, S, lora)
@@ -394,7 +403,7 @@ def main() -> int:
         rep.section("kernels_64x512_lora", kernels_per_step, r, 64, 512, True)
     r.close()
     del r
-    if gpu and time.perf_counter() - rep.t0 < args.budget_s - 120:
+    if gpu and not args.mixed_only and time.perf_counter() - rep.t0 < args.budget_s - 120:
         d, s = runner_over(loaded, None, "dynamic", 64)
         rep.section("dynamic_1", streams, d, 1, seed=1)
         rep.section("dynamic_64", streams, d, 64, seed=64)
