@@ -87,13 +87,16 @@ def _row_adapter(index, b, HAS_LORA: tl.constexpr):
         return 0
 
 
-def _lora_args(lora, index, y):
-    """Pointers and flags for the kernels; dummies (never read) where there is no adapter."""
+def _lora_args(lora, index, y, bias):
+    """The projection's pointers (bias, Bt, owner, M, index, R) and constexpr flags for every glue kernel;
+    dummies (never read) where there is no bias or no adapter."""
+    flags = dict(HAS_BIAS=bias is not None, HAS_LORA=lora is not None, HAS_M=False, BLOCK_R=32)
+    b = bias if bias is not None else y
     if lora is None:
-        return y, y, y, y, 0, False, False, 32
-    M = lora.M if lora.M is not None else y
+        return (b, y, y, y, y, 0), flags
     R = lora.owner.numel()
-    return lora.Bt, lora.owner, M, index, R, True, lora.M is not None, max(32, _p2(R))
+    flags.update(HAS_M=lora.M is not None, BLOCK_R=max(32, _p2(R)))
+    return (b, lora.Bt, lora.owner, lora.M if lora.M is not None else y, index, R), flags
 
 
 @triton.jit
@@ -161,18 +164,13 @@ def _qkv_kernel(
 def qkv_rope_cache(y, n_heads, n_kv, bias, lora, index, cos, sin, kc, vc, pos, q_norm=None, k_norm=None):
     B, Dh = y.shape[0], kc.shape[-1]
     q = torch.empty(B, n_heads, Dh, device=y.device, dtype=y.dtype)
-    Bt, owner, M, idx, R, has_lora, has_m, block_r = _lora_args(lora, index, y)
+    proj, flags = _lora_args(lora, index, y, bias)
     qn_w, eps = q_norm if q_norm is not None else (y, 0.0)
     kn_w = k_norm[0] if k_norm is not None else y
     _qkv_kernel[(B, n_heads + 2 * n_kv)](
         y,
         y.stride(0),
-        bias if bias is not None else y,
-        Bt,
-        owner,
-        M,
-        idx,
-        R,
+        *proj,
         cos.contiguous(),
         sin.contiguous(),
         kc,
@@ -187,10 +185,7 @@ def qkv_rope_cache(y, n_heads, n_kv, bias, lora, index, cos, sin, kc, vc, pos, q
         kc.shape[2],
         DH=Dh,
         BLOCK_D=_p2(Dh),
-        HAS_BIAS=bias is not None,
-        HAS_LORA=has_lora,
-        HAS_M=has_m,
-        BLOCK_R=block_r,
+        **flags,
         QK_NORM=q_norm is not None,
     )
     return q
@@ -422,8 +417,8 @@ def _add_rms_scratch(device, rows: int):
 def add_rms_norm(x, y, bias, lora, index, weight, eps: float):
     B, D = x.shape
     x_out, h = torch.empty_like(x), torch.empty_like(x)
-    Bt, owner, M, idx, R, has_lora, has_m, block_r = _lora_args(lora, index, y)
-    block = 256 if has_lora else min(_p2(D), 8192)  # adapters: more programs share the lora_B reads
+    proj, flags = _lora_args(lora, index, y, bias)
+    block = 256 if lora is not None else min(_p2(D), 8192)  # adapters: more programs share the lora_B reads
     blocks = triton.cdiv(D, block)
     assert blocks <= 64, "the last block sums at most 64 parts"
     count, parts = _add_rms_scratch(x.device, B)
@@ -431,12 +426,7 @@ def add_rms_norm(x, y, bias, lora, index, weight, eps: float):
         x,
         y,
         y.stride(0),
-        bias if bias is not None else y,
-        Bt,
-        owner,
-        M,
-        idx,
-        R,
+        *proj,
         weight,
         x_out,
         h,
@@ -445,10 +435,7 @@ def add_rms_norm(x, y, bias, lora, index, weight, eps: float):
         eps,
         D,
         BLOCK_N=block,
-        HAS_BIAS=bias is not None,
-        HAS_LORA=has_lora,
-        HAS_M=has_m,
-        BLOCK_R=block_r,
+        **flags,
         SPLIT=blocks > 1,
         num_warps=8 if blocks == 1 else 4,
     )
@@ -518,25 +505,17 @@ def _swiglu_kernel(
 def swiglu(y, d_ff: int, bias, lora, index, keep):
     B = y.shape[0]
     out = torch.empty(B, d_ff, device=y.device, dtype=y.dtype)
-    Bt, owner, M, idx, R, has_lora, has_m, block_r = _lora_args(lora, index, y)
-    block = min(256 if has_lora else 1024, _p2(d_ff))
+    proj, flags = _lora_args(lora, index, y, bias)
+    block = min(256 if lora is not None else 1024, _p2(d_ff))
     _swiglu_kernel[(B, triton.cdiv(d_ff, block))](
         y,
         y.stride(0),
-        bias if bias is not None else y,
-        Bt,
-        owner,
-        M,
-        idx,
-        R,
+        *proj,
         keep if keep is not None else y,
         out,
         d_ff,
         BLOCK_N=block,
-        HAS_BIAS=bias is not None,
-        HAS_LORA=has_lora,
-        HAS_M=has_m,
-        BLOCK_R=block_r,
+        **flags,
         HAS_KEEP=keep is not None,
     )
     return out
