@@ -8,9 +8,13 @@
 //   wrangler   `wrangler dev` as servers.mjs starts it (the load test's), MEM_WRANGLER_ARGS added to its flags
 //
 // Run: node bench/reliability/memory.mjs <workerd|miniflare|wrangler> <hello|gateway>
-//   MEM_REQUESTS (10000), MEM_CONCURRENCY (8), MEM_BATCH (1000), MEM_LABEL (the output's name).
-// After each batch and 2 s idle: each workerd's RSS and, from /proc/PID/smaps_rollup, its anonymous and
-// file-backed resident memory (MiB). Writes bench/reliability/memory/<label>.json.
+//   MEM_REQUESTS (10000), MEM_CONCURRENCY (8), MEM_BATCH (1000), MEM_LABEL (the output's name),
+//   MEM_GC (end: a full GC in every isolate after the last batch; every: after each), MEM_TCMALLOC=1
+//   (tcmalloc's account, with gdb, first and last), MEM_HOLD (seconds to keep the servers up at the end).
+//   For wrangler's proxy workerd's V8 figures too: MINIFLARE_WORKERD_PATH=$PWD/bench/reliability/
+//   workerd-inspect.sh WORKERD_PROXY_INSPECTOR=127.0.0.1:8772.
+// After each batch and 2 s idle, per workerd process (workerd-memory.mjs): RSS, anonymous and file-backed
+// memory, its isolates' V8 heaps (where it has an inspector), MiB. Writes bench/reliability/memory/<label>.json.
 import autocannon from "autocannon";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
