@@ -3,8 +3,8 @@
 // or to the gateway, hosted by each layer in turn, with the workerd processes' memory read after each batch.
 //
 //   workerd    bare `workerd serve` with a small capnp config (no wrangler, no Miniflare; hello only)
-//   miniflare  Miniflare's API in this process (`new Miniflare(...)`, its HTTP port); MEM_INSPECTOR=1 adds
-//              an inspector port; the gateway from wrangler.toml (unstable_getMiniflareWorkerOptions)
+//   miniflare  Miniflare's API in this process (`new Miniflare(...)`, its HTTP port; hello only);
+//              MEM_INSPECTOR=1 adds an inspector port
 //   wrangler   `wrangler dev` as servers.mjs starts it (the load test's), MEM_WRANGLER_ARGS added to its flags
 //
 // Run: node bench/reliability/memory.mjs <workerd|miniflare|wrangler> <hello|gateway>
@@ -16,7 +16,7 @@
 // After each batch and 2 s idle, per workerd process (workerd-memory.mjs): RSS, anonymous and file-backed
 // memory, its isolates' V8 heaps (where it has an inspector), MiB. Writes bench/reliability/memory/<label>.json.
 import autocannon from "autocannon";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -81,37 +81,23 @@ const hello :Workerd.Worker = (
 }
 
 async function startMiniflare() {
+  // (hello only: the gateway needs wrangler's bundling, assets and bindings, i.e. `wrangler dev`)
+  if (worker !== "hello") throw new Error("Miniflare runs the hello-world Worker only");
   const { Miniflare } = await import("miniflare");
-  const shared = { host: "127.0.0.1", port: PORT };
-  if (process.env.MEM_INSPECTOR) shared.inspectorPort = PORT + 1;
-  let options, state;
-  if (worker === "hello") {
-    options = { ...shared, modules: true, script: HELLO, compatibilityDate: "2026-04-20" };
-  } else {
-    // The gateway as wrangler.toml declares it, its D1 migrated by wrangler into a fresh folder first.
-    const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
-    state = mkdtempSync(join(tmpdir(), "house-mem-"));
-    const r = spawnSync(
-      join(root, "node_modules/.bin/wrangler"),
-      ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state],
-      { cwd: root, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
-    );
-    if (r.status !== 0) throw new Error(`d1 migrations: ${r.stdout}\n${r.stderr}`);
-    const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
-    options = {
-      ...shared,
-      ...workerOptions,
-      bindings: { ...workerOptions.bindings, ADMIN_TOKEN: "reliab" },
-      d1Persist: join(state, "v3/d1"),
-      durableObjectsPersist: join(state, "v3/do"),
-    };
-  }
+  const options = {
+    host: "127.0.0.1",
+    port: PORT,
+    modules: true,
+    script: HELLO,
+    compatibilityDate: "2026-04-20",
+  };
+  if (process.env.MEM_INSPECTOR) options.inspectorPort = PORT + 1;
   const mf = new Miniflare(options);
   const url = String(await mf.ready).replace(/\/$/, "");
   return {
     url,
     pids: Object.fromEntries(childWorkerds(process.pid).map((p, i) => [i ? `workerd${i}` : "workerd", p])),
-    close: async () => (await mf.dispose(), state && rmSync(state, { recursive: true, force: true })),
+    close: () => mf.dispose(),
   };
 }
 
