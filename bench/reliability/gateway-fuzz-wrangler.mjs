@@ -9,12 +9,12 @@
 // FUZZ_CONTROL=404 or hello, below: trivial requests instead, to gateway-fuzz-wrangler-control-<name>.json)
 import { build } from "esbuild";
 import fc from "fast-check";
-import { readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import WebSocket from "ws"; // wrangler's and miniflare's WebSocket client (Node 20's own is behind a flag)
 import { post, root, rssMib, startGateway, stop, workerds } from "./servers.mjs";
+import { collectGarbage, heaps, isolates } from "./workerd-memory.mjs";
 
 const N = Number(process.env.FUZZ_REQUESTS ?? 10000);
 const C = Number(process.env.FUZZ_CONCURRENCY ?? 8);
@@ -69,47 +69,14 @@ export default { fetch: () => new Response("hello"), queue() {} };
 `,
 );
 
-/** The Worker's JS heap, from V8 through its workerd's own inspector (not wrangler's inspector proxy, which
- * renumbers messages and streams Network events): bytes in use after a full GC, so garbage not yet collected
- * does not count. The inspector is the one of the workerd's listening ports that lists a "core:user:" target. */
-async function heapAfterGc(pid) {
-  const sockets = new Set();
-  for (const fd of readdirSync(`/proc/${pid}/fd`))
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) sockets.add(m[1]);
-    } catch {}
-  const ports = readFileSync("/proc/net/tcp", "utf8")
-    .split("\n")
-    .map((l) => l.trim().split(/\s+/))
-    .filter((c) => c[3] === "0A" && sockets.has(c[9]))
-    .map((c) => parseInt(c[1].split(":")[1], 16));
-  let url;
-  for (const port of ports)
-    try {
-      const list = await (
-        await fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(2000) })
-      ).json();
-      url ??= list.find?.((t) => t.id?.startsWith("core:user:"))?.webSocketDebuggerUrl;
-    } catch {}
-  if (!url) return null;
-  const ws = new WebSocket(url);
-  await new Promise((ok, fail) => (ws.on("open", ok), ws.on("error", fail)));
-  const pending = new Map();
-  ws.on("message", (m) => {
-    const d = JSON.parse(String(m));
-    pending.get(d.id)?.(d.result);
-  });
-  let id = 0;
-  const send = (method) =>
-    new Promise((ok) => {
-      pending.set(++id, ok);
-      ws.send(JSON.stringify({ id, method, params: {} }));
-    });
-  await send("HeapProfiler.collectGarbage");
-  const { usedSize } = await send("Runtime.getHeapUsage");
-  ws.close();
-  return +(usedSize / 2 ** 20).toFixed(2);
+/** The Worker's JS heap, from V8 through its workerd's own inspector (workerd-memory.mjs; not wrangler's
+ * inspector proxy, which renumbers messages and streams Network events): MiB in use after a full GC, so
+ * garbage not yet collected does not count. `pump` makes the isolate run (it answers only then). */
+async function heapAfterGc(pid, pump) {
+  const list = (await isolates(pid)).filter((t) => t.id.startsWith("core:user:"));
+  if (!list.length) return null;
+  await collectGarbage(list, pump);
+  return (await heaps(list, pump))[list[0].id]?.used ?? null;
 }
 
 let gateway;
@@ -136,7 +103,11 @@ try {
     await new Promise((r) => setTimeout(r, 2000)); // idle a moment: what is left is what is kept
     const rss = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.round(rssMib(pid))]));
     const late = new Promise((ok) => setTimeout(() => ok(null), 15_000)); // no inspector answer: null
-    const heap = await Promise.race([heapAfterGc(pids.worker), late]);
+    const pump = () =>
+      fetch(`${gw}/fuzz-control`, { headers: { authorization: `Bearer ${key}` } }).then((r) =>
+        r.arrayBuffer(),
+      );
+    const heap = await Promise.race([heapAfterGc(pids.worker, pump), late]);
     samples.push({ sent, seconds, rss_mib: rss, worker_js_heap_mib: heap, d1_bytes: d1Bytes(gateway.state) });
     console.log(JSON.stringify(samples.at(-1)));
   };

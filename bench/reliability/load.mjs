@@ -8,11 +8,26 @@
 // each, all with one API key. The key's rate limit (600 a minute) is raised in the temporary copy of
 // wrangler.toml, since 2,000 requests in a few minutes from one key would be refused past it by design; the
 // per-key bound on rows in flight (KEY_MAX_INFLIGHT_ROWS, 64) stays, above the 50 connections.
+//
+// RSS alone cannot say "flat" for workerd: its isolates collect garbage lazily, and the native objects a
+// request leaves (held by JS wrappers) stay until they do (memory.md). So after the warm-up and after each
+// run, with the gateway idle, a full GC runs in every isolate of both workerd processes (through their
+// inspectors; wrangler's proxy gets one from workerd-inspect.sh) and what is kept is read: RSS, the V8 heaps
+// in use, and the bytes workerd's allocator (tcmalloc) has handed out and not had back (gdb).
 import autocannon from "autocannon";
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { post, root, rssMib, startGateway, startRunner, stop, workerds } from "./servers.mjs";
+import {
+  collectGarbage,
+  heapSum,
+  heaps,
+  isolates,
+  memory,
+  proxyInspectorEnv,
+  tcmalloc,
+} from "./workerd-memory.mjs";
 
 const N = Number(process.env.LOAD_REQUESTS ?? 1000);
 const C = Number(process.env.LOAD_CONNECTIONS ?? 50);
@@ -55,6 +70,31 @@ function load(gateway, key) {
   );
 }
 
+/** What the two workerd processes keep: a full GC in every isolate (three 404s make them run, the gateway's
+ * request rows included), then RSS, V8 heaps in use and tcmalloc's bytes in use, MiB. */
+async function kept(gw, key, pids) {
+  const pump = async () => {
+    for (let i = 0; i < 3; i++)
+      await (await fetch(`${gw}/load-gc`, { headers: { authorization: `Bearer ${key}` } })).arrayBuffer();
+  };
+  await new Promise((r) => setTimeout(r, 2000));
+  const out = {};
+  for (const [k, pid] of Object.entries(pids)) {
+    const list = await isolates(pid);
+    const collected = (await collectGarbage(list, pump)).length;
+    const v8 = heapSum(await heaps(list, pump));
+    out[k] = {
+      isolates: list.length,
+      collected,
+      rss: memory(pid).rss,
+      v8_used: v8.used,
+      malloc_in_use: tcmalloc(pid).in_use,
+    };
+  }
+  console.log(JSON.stringify({ kept: out }));
+  return out;
+}
+
 function sampler(pids) {
   const samples = Object.fromEntries(Object.keys(pids).map((k) => [k, []]));
   const take = () => Object.entries(pids).forEach(([k, pid]) => samples[k].push(rssMib(pid)));
@@ -78,6 +118,7 @@ try {
   gateway = await startGateway(GATEWAY_PORT, {
     vars: { RUNNER_TARGETS: targets },
     edit: (s) => s.replace(/(name = "KEY_LIMITER"[\s\S]*?limit = )600/, "$1100000"),
+    env: proxyInspectorEnv(GATEWAY_PORT + 2),
   });
   const gw = `http://127.0.0.1:${GATEWAY_PORT}`;
   const { key } = await (
@@ -87,6 +128,7 @@ try {
   const w = workerds(gateway.proc.pid, GATEWAY_PORT);
   const pids = { runner: runner.proc.pid, workerd: w.worker, proxy: w.proxy };
   await load(gw, key).then(() => undefined); // warm-up run (same size), not recorded
+  const baseline = await kept(gw, key, { workerd: w.worker, proxy: w.proxy });
   const runs = [];
   for (let r = 0; r < RUNS; r++) {
     const done = sampler(pids);
@@ -104,6 +146,7 @@ try {
       max_ms: res.latency.max,
       seconds: res.duration,
       rss_mib: { runner: summary(rss.runner), workerd: summary(rss.workerd), proxy: summary(rss.proxy) },
+      kept_after_gc_mib: await kept(gw, key, { workerd: w.worker, proxy: w.proxy }),
     });
     console.log(JSON.stringify(runs.at(-1)));
   }
@@ -112,6 +155,14 @@ try {
   const rows = runs.map(
     (r) =>
       `| ${r.run} | ${r.requests} | ${JSON.stringify(r.statuses)} | ${r.errors} / ${r.timeouts} | ${r.p50_ms} | ${r.p99_ms} | ${r.max_ms} | ${r.seconds.toFixed(1)} | ${f(r.rss_mib.runner.first)} → ${f(r.rss_mib.runner.last)} (max ${f(r.rss_mib.runner.max)}) | ${f(r.rss_mib.workerd.first)} → ${f(r.rss_mib.workerd.last)} (max ${f(r.rss_mib.workerd.max)}) | ${f(r.rss_mib.proxy.first)} → ${f(r.rss_mib.proxy.last)} |`,
+  );
+  const k = (x) => `${f(x.rss)} / ${x.v8_used.toFixed(1)} / ${x.malloc_in_use.toFixed(1)}`;
+  const keptRows = [
+    ["after warm-up", baseline],
+    ...runs.map((r) => [`after run ${r.run}`, r.kept_after_gc_mib]),
+  ].map(
+    ([when, x]) =>
+      `| ${when} | ${k(x.workerd)} | ${x.workerd.collected} of ${x.workerd.isolates} | ${k(x.proxy)} | ${x.proxy.collected} of ${x.proxy.isolates} |`,
   );
   const md = `# Load test on loopback: ${N} requests at ${C} concurrent, ${RUNS} runs
 
@@ -126,11 +177,20 @@ Latency in ms (autocannon, whole request). RSS in MiB, first → last sample of 
 | run | requests | statuses | errors / timeouts | p50 | p99 | max | seconds | runner RSS | gateway workerd RSS | wrangler's proxy workerd RSS |
 |---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join("\n")}
+
+What each workerd keeps (after the warm-up and after each run, the gateway idle, a full GC in every isolate
+through the inspectors): RSS / V8 heaps in use / bytes in use from workerd's allocator (tcmalloc, read
+with gdb), MiB. Flat here means no leak; the RSS above also holds garbage not yet collected and the
+allocator's free lists (memory.md: which layer holds what, with the bisect).
+
+| when | gateway workerd | isolates collected | wrangler's proxy workerd | isolates collected |
+|---|---|---|---|---|
+${keptRows.join("\n")}
 `;
   writeFileSync(join(root, "bench/reliability/load.md"), md);
   writeFileSync(
     join(root, "bench/reliability/load.json"),
-    JSON.stringify({ when, N, C, runs }, null, 2) + "\n",
+    JSON.stringify({ when, N, C, baseline_kept_after_gc_mib: baseline, runs }, null, 2) + "\n",
   );
   console.log(md);
 } finally {

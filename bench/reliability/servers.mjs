@@ -11,8 +11,13 @@ export const root = resolve(import.meta.dirname, "../..");
 const wrangler = join(root, "node_modules/.bin/wrangler");
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", OMP_NUM_THREADS: "1" };
 
-function start(cmd, args, cwd) {
-  const proc = spawn(cmd, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+function start(cmd, args, cwd, more = {}) {
+  const proc = spawn(cmd, args, {
+    cwd,
+    env: { ...env, ...more },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   const keep = (b) => (out = (out + b.toString()).slice(-4000));
   proc.stdout.on("data", keep);
@@ -43,8 +48,9 @@ export async function startRunner(port, model, flags = []) {
   return p;
 }
 
-/** The gateway under `wrangler dev` at `port`; `edit` rewrites a copy of wrangler.toml first. */
-export async function startGateway(port, { vars = {}, edit = (s) => s } = {}) {
+/** The gateway under `wrangler dev` at `port`; `edit` rewrites a copy of wrangler.toml first; `extra` flags
+ * go after the usual ones and `env` into wrangler's environment (memory.mjs's bisect). */
+export async function startGateway(port, { vars = {}, edit = (s) => s, extra = [], env: more = {} } = {}) {
   const state = mkdtempSync(join(tmpdir(), "house-reliab-"));
   const config = join(root, `.wrangler-reliab-${port}.toml`);
   writeFileSync(config, edit(readFileSync(join(root, "wrangler.toml"), "utf8")));
@@ -61,8 +67,8 @@ export async function startGateway(port, { vars = {}, edit = (s) => s } = {}) {
   const args = ["dev", "-c", config, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state];
   for (const [k, v] of Object.entries({ ADMIN_TOKEN: "reliab", ...vars })) args.push("--var", `${k}:${v}`);
   args.push("--enable-containers=false", "--show-interactive-dev-session=false", "--log-level", "error");
-  args.push("--inspector-port", String(port + 50));
-  const p = start(wrangler, args, root);
+  args.push("--inspector-port", String(port + 50), ...extra);
+  const p = start(wrangler, args, root, more);
   // The gateway's /health is 200 once a runner answers it (503 "degraded" before).
   await waitFor(`http://127.0.0.1:${port}/health`, 120_000, p);
   p.state = state; // the --persist-to folder (local D1)
