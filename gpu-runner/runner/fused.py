@@ -101,6 +101,3 @@ def swiglu(y, d_ff: int, bias, lora, index, keep) -> torch.Tensor:
     gate, up = project(y, 2 * d_ff, bias, lora, index).split(d_ff, dim=-1)
     inter = F.silu(gate) * up
     return inter if keep is None else inter * keep
-
-
-FUNCTIONS = ("qkv_rope_cache", "attend", "add_rms_norm", "swiglu", "rms_norm")

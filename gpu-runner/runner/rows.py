@@ -60,11 +60,19 @@ class GenRow:
     def done(self) -> bool:
         return self.finish is not None or self.cancelled
 
+    def ends_on(self, token: int, eos_id: int) -> bool:
+        """Whether `token` ends the row as its EOS (EOS is an ordinary token with ignore_eos)."""
+        return token == eos_id and not self.ignore_eos
+
+    def full_at(self, n_out: int, max_context: int) -> bool:
+        """Whether n_out generated tokens end the row for length (max_tokens, or the model's context)."""
+        return n_out >= self.max_tokens or len(self.prompt_ids) + n_out >= max_context
+
     def push(self, token: int, logprobs: torch.Tensor | None, tok: Tokens, max_context: int) -> None:
         """Take one sampled token; `logprobs` is the row's log-softmax [V] when logprobs were asked."""
         self.t_first = self.t_first or time.perf_counter()
         new_lp = None
-        eos = token == tok.eos_id and not self.ignore_eos
+        eos = self.ends_on(token, tok.eos_id)
         if eos:
             self.finish = "stop"
         else:
@@ -85,10 +93,7 @@ class GenRow:
             if cut is not None:
                 self.text = self.text[:cut]
                 self.finish = "stop"
-            elif (
-                len(self.out_ids) >= self.max_tokens
-                or len(self.prompt_ids) + len(self.out_ids) >= max_context
-            ):
+            elif self.full_at(len(self.out_ids), max_context):
                 self.finish = "length"
         self._emit([] if eos else [token], new_lp)
         if self.finish:

@@ -43,7 +43,6 @@ class Scheduler:
         self.steps: deque[tuple] = deque()  # (generator, Future): stepwise scoring calls, taking turns
         self.running: list[GenRow] = []
         self.flight: tuple | None = None  # (rows, logits) of the static decoder's step in flight
-        self._host: dict = {}  # row index -> host logits of the last pick
         self.cv = threading.Condition()
         self.stopped = False
         self.metrics.queue_depth = lambda: len(self.pending)
@@ -192,14 +191,14 @@ class Scheduler:
             self.flight = (list(self.running), slots.step([r.last for r in self.running]))
             return slots
         rows, logits = self.flight
-        picked = dict(zip(map(id, rows), self._pick(rows, logits)))  # row -> its token (None: failed)
+        picked = dict(zip(map(id, rows), self._pick(rows, logits)))  # row -> (its token or None, its logits)
 
         def goes_on(r: GenRow) -> bool:
             if r.done:
                 return False
             if id(r) not in picked:  # joined after that step was launched: its token came from prefill
                 return True
-            t = picked[id(r)]
+            t = picked[id(r)][0]
             return t is not None and self._may_continue(r, t)
 
         stay = [i for i, r in enumerate(self.running) if goes_on(r)]
@@ -208,12 +207,12 @@ class Scheduler:
         self.flight = None
         if ahead:
             self.metrics.batch(len(ahead))
-            tokens = [picked[id(r)] if id(r) in picked else r.last for r in ahead]
+            tokens = [picked[id(r)][0] if id(r) in picked else r.last for r in ahead]
             self.flight = (ahead, slots.step(tokens))
-        for i, r in enumerate(rows):  # this step's tokens out to the clients, while the GPU computes the next
-            t = picked[id(r)]
+        for r in rows:  # this step's tokens out to the clients, while the GPU computes the next
+            t, row_logits = picked[id(r)]
             if t is not None and not r.done:
-                self._push(r, t, logits, i)
+                self._push(r, t, row_logits)
         done = [r for r in self.running if r.done]
         self._finish(done)
         if done:  # rows that just finished leave now; the step in flight computed them for nothing
@@ -223,43 +222,40 @@ class Scheduler:
 
     def _may_continue(self, row: GenRow, token: int) -> bool:
         """Whether `token` can leave the row running (stop strings are only known once it is decoded)."""
-        if token == self.tokens.eos_id and not row.ignore_eos:
-            return False
-        n = len(row.out_ids) + 1
-        return n < row.max_tokens and len(row.prompt_ids) + n < self.max_context
+        return not row.ends_on(token, self.tokens.eos_id) and not row.full_at(
+            len(row.out_ids) + 1, self.max_context
+        )
 
-    def _pick(self, rows: list[GenRow], logits: torch.Tensor) -> list[int | None]:
-        """Each row's next token from logits [B, V]: every argmax in one call (one sync), and the rows
-        that sample read their logits from one host copy. A row whose sampling fails is failed alone."""
+    def _pick(self, rows: list[GenRow], logits: torch.Tensor) -> list[tuple[int | None, torch.Tensor]]:
+        """Each row's next token (None: the row failed, alone) and its logits [V], from logits [B, V]:
+        every argmax in one call (one sync); the rows that sample or report logprobs read their logits
+        from one host copy."""
         best = logits.argmax(-1).tolist()
         need = [i for i, r in enumerate(rows) if r.temperature >= GREEDY_BELOW or r.logprobs is not None]
         host = dict(zip(need, logits[need].cpu())) if need else {}
-        self._host = host
-        out: list[int | None] = []
+        out = []
         for i, r in enumerate(rows):
-            token = None
+            token, row_logits = None, host.get(i, logits[i])
             if not r.done:
                 try:
-                    token = sample(host.get(i, logits[i]), r.temperature, r.top_p, r.gen, best=best[i])
+                    token = sample(row_logits, r.temperature, r.top_p, r.gen, best=best[i])
                 except Exception as e:
                     self._fail_row(r, e)
-            out.append(token)
+            out.append((token, row_logits))
         return out
 
-    def _push(self, row: GenRow, token: int, logits: torch.Tensor, i: int) -> None:
+    def _push(self, row: GenRow, token: int, row_logits: torch.Tensor) -> None:
         try:
-            lp = None
-            if row.logprobs is not None:
-                lp = torch.log_softmax(self._host.get(i, logits[i]), dim=-1)
+            lp = torch.log_softmax(row_logits, dim=-1) if row.logprobs is not None else None
             row.push(token, lp, self.tokens, self.max_context)
         except Exception as e:
             self._fail_row(row, e)
 
     def _choose(self, rows: list[GenRow], logits: torch.Tensor) -> None:
         """Pick and push each row's next token (the prefill's first, or a dynamic-cache step's)."""
-        for i, (r, t) in enumerate(zip(rows, self._pick(rows, logits))):
+        for r, (t, row_logits) in zip(rows, self._pick(rows, logits)):
             if t is not None and not r.cancelled:
-                self._push(r, t, logits, i)
+                self._push(r, t, row_logits)
 
     @staticmethod
     def _fail_row(row: GenRow, e: Exception) -> None:
