@@ -28,21 +28,20 @@ RANK_TILE: tl.constexpr = tl.constexpr(32)  # adapter ranks one load reads
 def _delta(y_row, n, cols, cmask, Bt, owner, idx, R, HAS_LORA: tl.constexpr, BLOCK_R: tl.constexpr):
     """A row's own adapter's expansion at output columns `cols`: sum over its ranks r of h[r] Bt[r, cols].
     All ranks at once (RANK_TILE a load, unrolled up to BLOCK_R >= R), loads without a loop or a branch
-    between them, so they are in flight together: a loop over ranks waits for memory at every turn. A base
-    row (adapter 0) reads nothing; the loads do not wait for the owners (other adapters' ranks are read
-    and multiplied by zero), so a row's expansion is one round trip to memory."""
+    before or between them, so they are in flight together (a loop over ranks, or a branch on the row's
+    adapter, waits for memory at every turn): a base row's loads are masked off (no traffic), other
+    adapters' ranks are read and multiplied by zero, and a row's expansion is one round trip to memory."""
     acc = tl.zeros(cols.shape, dtype=tl.float32)
     if HAS_LORA:
-        if idx != 0:
-            for r0 in tl.static_range(0, BLOCK_R, RANK_TILE):
-                rr = r0 + tl.arange(0, RANK_TILE)
-                inside = rr < R
-                own = tl.load(owner + rr, mask=inside, other=-1) == idx
-                h = tl.where(own, tl.load(y_row + n + rr, mask=inside, other=0.0).to(tl.float32), 0.0)
-                tile = tl.load(
-                    Bt + rr[:, None] * n + cols[None, :], mask=inside[:, None] & cmask[None, :], other=0.0
-                )
-                acc += tl.sum(h[:, None] * tile.to(tl.float32), axis=0)
+        for r0 in tl.static_range(0, BLOCK_R, RANK_TILE):
+            rr = r0 + tl.arange(0, RANK_TILE)
+            live = (rr < R) & ((rr * 0 + idx) != 0)  # a base row's loads are all masked off: no traffic
+            own = tl.load(owner + rr, mask=live, other=-1) == idx
+            h = tl.where(own, tl.load(y_row + n + rr, mask=live, other=0.0).to(tl.float32), 0.0)
+            tile = tl.load(
+                Bt + rr[:, None] * n + cols[None, :], mask=live[:, None] & cmask[None, :], other=0.0
+            )
+            acc += tl.sum(h[:, None] * tile.to(tl.float32), axis=0)
     return acc
 
 
@@ -209,6 +208,7 @@ def _add_rms_kernel(
     HAS_M: tl.constexpr,
     BLOCK_R: tl.constexpr,
     SPLIT: tl.constexpr,
+    NORM_BLOCK: tl.constexpr,
 ):
     """Programs (row, column block): each adds its block to the residual stream and stores its block's
     sum of squares; the row's last block to finish (an atomic count, reset by it) normalises the row."""
@@ -239,8 +239,8 @@ def _add_rms_kernel(
             blocks = tl.arange(0, 64)
             parts_b = tl.load(parts + b * nblk + blocks, mask=blocks < nblk, other=0.0, cache_modifier=".cg")
             rstd = 1.0 / tl.sqrt(tl.sum(parts_b, 0) / D + eps)
-            for c0 in range(0, D, BLOCK_N):
-                c = c0 + tl.arange(0, BLOCK_N)
+            for c0 in range(0, D, NORM_BLOCK):  # wide: each turn of this loop waits for memory
+                c = c0 + tl.arange(0, NORM_BLOCK)
                 m = c < D
                 xr = tl.load(x_out + b * D + c, mask=m, other=0.0, cache_modifier=".cg").to(tl.float32)
                 normed = (xr * rstd).to(h_out.dtype.element_ty).to(tl.float32)
@@ -285,6 +285,7 @@ def add_rms_norm(x, y, bias, lora, index, weight, eps: float):
         BLOCK_N=block,
         **flags,
         SPLIT=blocks > 1,
+        NORM_BLOCK=min(_p2(D), 4096),
         num_warps=8 if blocks == 1 else 4,
     )
     return x_out, h
