@@ -80,6 +80,79 @@ def _row_adapter(index, b, HAS_LORA: tl.constexpr):
         return 0
 
 
+BLOCKED_ROWS = 8  # from this many rows a step, adapters' expansion runs as one product per row block
+
+
+@triton.jit
+def _expand_kernel(
+    y,
+    stride_y,
+    Bt,
+    owner,
+    M,
+    index,
+    n,
+    R,
+    B,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    HAS_M: tl.constexpr,
+    IEEE: tl.constexpr,
+):
+    """y[:, :n] += each row's own adapter's expansion of y[:, n:] (times DoRA's scale), in place, for a
+    block of rows and columns: every lora_B tile is read once per block of rows (Punica's SGMV idea), not
+    once per row."""
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    cols = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    rmask, cmask = rows < B, cols < n
+    idx = tl.load(index + rows, mask=rmask, other=0)
+    acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+    for r0 in range(0, R, BLOCK_R):
+        r = r0 + tl.arange(0, BLOCK_R)
+        inside = r < R
+        own = tl.load(owner + r, mask=inside, other=-1)
+        sel = (idx[:, None] == own[None, :]) & (idx[:, None] != 0) & rmask[:, None] & inside[None, :]
+        h = tl.load(y + rows[:, None] * stride_y + n + r[None, :], mask=sel, other=0.0)
+        bt = tl.load(Bt + r[:, None] * n + cols[None, :], mask=inside[:, None] & cmask[None, :], other=0.0)
+        if IEEE:
+            acc += tl.dot(h.to(tl.float32), bt.to(tl.float32), input_precision="ieee")
+        else:
+            acc += tl.dot(h.to(bt.dtype), bt)
+    both = rmask[:, None] & cmask[None, :]
+    ptr = y + rows[:, None] * stride_y + cols[None, :]
+    out = tl.load(ptr, mask=both, other=0.0).to(tl.float32) + acc
+    if HAS_M:
+        out *= tl.load(M + idx[:, None] * n + cols[None, :], mask=both, other=1.0).to(tl.float32)
+    tl.store(ptr, out.to(y.dtype.element_ty), mask=both)
+
+
+def _expand_rows(y, n: int, lora, index):
+    """With BLOCKED_ROWS rows or more, expand every adapter row into y[:, :n] now (one product per block of
+    rows) and return None, so the glue kernel runs without adapters; else return `lora` for the glue's own
+    per-row expansion (fewer kernels: better for a few rows)."""
+    B = y.shape[0]
+    if lora is None or B < BLOCKED_ROWS:
+        return lora
+    _expand_kernel[(triton.cdiv(B, 16), triton.cdiv(n, 128))](
+        y,
+        y.stride(0),
+        lora.Bt,
+        lora.owner,
+        lora.M if lora.M is not None else y,
+        index,
+        n,
+        lora.owner.numel(),
+        B,
+        BLOCK_M=16,
+        BLOCK_N=128,
+        BLOCK_R=32,
+        HAS_M=lora.M is not None,
+        IEEE=y.dtype == torch.float32,
+    )
+    return None
+
+
 def _lora_args(lora, index, y, bias):
     """The projection's pointers (bias, Bt, owner, M, index, R) and constexpr flags for every glue kernel;
     dummies (never read) where there is no bias or no adapter."""
@@ -157,6 +230,7 @@ def _qkv_kernel(
 def qkv_rope_cache(y, n_heads, n_kv, bias, lora, index, cos, sin, kc, vc, pos, q_norm=None, k_norm=None):
     B, Dh = y.shape[0], kc.shape[-1]
     q = torch.empty(B, n_heads, Dh, device=y.device, dtype=y.dtype)
+    lora = _expand_rows(y, (n_heads + 2 * n_kv) * Dh, lora, index)
     proj, flags = _lora_args(lora, index, y, bias)
     qn_w, eps = q_norm if q_norm is not None else (y, 0.0)
     kn_w = k_norm[0] if k_norm is not None else y
@@ -263,6 +337,7 @@ def _add_rms_scratch(device, rows: int):
 def add_rms_norm(x, y, bias, lora, index, weight, eps: float):
     B, D = x.shape
     x_out, h = torch.empty_like(x), torch.empty_like(x)
+    lora = _expand_rows(y, D, lora, index)
     proj, flags = _lora_args(lora, index, y, bias)
     block = (
         256 if lora is not None else min(next_pow2(D), 8192)
@@ -354,6 +429,7 @@ def _swiglu_kernel(
 def swiglu(y, d_ff: int, bias, lora, index, keep):
     B = y.shape[0]
     out = torch.empty(B, d_ff, device=y.device, dtype=y.dtype)
+    lora = _expand_rows(y, 2 * d_ff, lora, index)
     proj, flags = _lora_args(lora, index, y, bias)
     block = min(256 if lora is not None else 1024, next_pow2(d_ff))
     _swiglu_kernel[(B, triton.cdiv(d_ff, block))](

@@ -35,6 +35,14 @@ def adapters(n: int, r=(4, 30), dora=True, seed=1):  # 34 ranks: two rank tiles
 INDEX = torch.tensor([0, 1, 2], device=DEV)
 
 
+@pytest.fixture(params=["per row", "row blocks"], autouse=True)
+def expansion(request, monkeypatch):
+    """Every test runs both ways of expanding adapters: inside the glue kernel row by row (a few rows), and
+    as one product per block of rows before it (from kernels.BLOCKED_ROWS rows a step)."""
+    monkeypatch.setattr(kernels, "BLOCKED_ROWS", 1 if request.param == "row blocks" else 10**9)
+    return request.param
+
+
 @pytest.mark.parametrize("with_lora", [False, True])
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("qk_norm", [False, True])
