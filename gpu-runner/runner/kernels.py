@@ -360,7 +360,7 @@ def add_rms_norm(x, y, bias, lora, index, weight, eps: float):
         BLOCK_N=block,
         **flags,
         SPLIT=blocks > 1,
-        NORM_BLOCK=min(_p2(D), 4096),
+        NORM_BLOCK=min(next_pow2(D), 4096),
         num_warps=8 if blocks == 1 else 4,
     )
     return x_out, h
