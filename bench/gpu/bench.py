@@ -189,6 +189,7 @@ def streams(r, n: int, seed: int, variants=("base",)) -> dict:
         "ttft_ms_median": statistics.median(ttft),
         "ttft_ms_max": max(ttft),
         "per_stream_decode_tok_s_median": statistics.median(per_stream),
+        "admits": len({g.rows[0].t_admit for g in gens}),  # prefills the rows took: 1 = one batch
         "peak_mem_GB": mem_gb(),
     }
 

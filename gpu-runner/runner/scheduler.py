@@ -105,10 +105,10 @@ class Scheduler:
                     and batch is None
                 ):
                     self.cv.wait()
+                if batch is None and self.pending and not self.stopped:
+                    self._gather()
                 if self.stopped:
                     return
-                if batch is None and self.pending and not self.jobs and not self.steps:
-                    self.cv.wait(timeout=self.cfg.batch_wait_ms / 1e3)  # let a burst gather into one batch
                 jobs = list(self.jobs)
                 self.jobs.clear()
                 admit = []
@@ -137,6 +137,21 @@ class Scheduler:
                 self.running, batch, self.flight = [], None, None
                 if self.slots is not None:
                     self.slots.keep_rows([])
+
+    def _gather(self) -> None:
+        """Idle, with rows pending: wait up to batch_wait_ms from now for more of a burst to arrive, so it
+        is prefilled as one batch. A deadline, not one wait: every submit notifies the condition, and
+        waking at the second row would split a burst into waves (each wave's prefill stalls the
+        decoding of the rows before it). Ends early for a full batch, a job or a stop. Holds self.cv."""
+        deadline = time.monotonic() + self.cfg.batch_wait_ms / 1e3
+        while (
+            not self.stopped
+            and not self.jobs
+            and not self.steps
+            and len(self.pending) < self.cfg.max_batch_rows
+            and (left := deadline - time.monotonic()) > 0
+        ):
+            self.cv.wait(timeout=left)
 
     def _admit(self, batch, rows: list[GenRow]):
         t0 = time.perf_counter()

@@ -89,3 +89,24 @@ def test_a_small_generate_beside_a_large_score_waits_for_a_chunk_not_the_whole_s
     assert small[0]["finish_reason"] in ("length", "stop")
     assert big.result()["results"] == alone
     assert done["generate"] < done["score"]
+
+
+@pytest.mark.parametrize("decode", ["dynamic", "static"])
+def test_a_burst_arriving_within_batch_wait_is_prefilled_as_one_batch(runner_for, monkeypatch, decode):
+    """Rows submitted one by one, 30 ms apart, by an idle runner that gathers for 1 s: one prefill of all
+    four (every submit wakes the scheduler; it must keep gathering until its deadline, not admit at the
+    first wake-up and split the burst into waves)."""
+    r = runner_for("llama", plant=False, decode=decode, batch_wait_ms=1000.0)
+    real, prefills = r.engine.prefill, []
+
+    def counted(prompts, plans):
+        prefills.append(len(prompts))
+        return real(prompts, plans)
+
+    monkeypatch.setattr(r.engine, "prefill", counted)
+    gens = []
+    for i in range(4):
+        gens.append(r.generate(parse(GenerateRequest, {"requests": [{"prompt": f"{i} hi", "max_tokens": 2}]})))
+        time.sleep(0.03)
+    assert all(len(g.results()[0]["tokens"]) == 2 for g in gens)
+    assert prefills == [4]
