@@ -2,15 +2,20 @@
 
 Same signatures and the same math as fused.py (which tests/test_kernels.py holds these to: compiled on a
 GPU, in Triton's interpreter on a CPU), fp32 inside each kernel:
-- qkv_rope_cache: one program per (row, head) of q|k|v: the adapters' expansion, bias, per-head norm,
-  rotary, and k/v stored straight into the row's slot (vLLM's "reshape_and_cache" folded in);
+- qkv_rope_cache: one program per (row block, head) of q|k|v: the adapters' expansion, bias, per-head
+  norm, rotary, and k/v stored straight into each row's slot (vLLM's "reshape_and_cache" folded in);
 - attend: flash-decoding on tensor cores, in its own file (decode_attention.py);
 - add_rms_norm: residual add (rounded to the model's dtype, as the model stores its residual stream), then
-  RMSNorm: one program a row, or, with adapters, blocks of columns of which the last to finish normalises;
-- swiglu: silu(gate) * up * keep, blocks of columns.
-The adapters' expansion is a short reduction over the stacked ranks inside each kernel (R is 16 for a
-rank-16 LoRA; the product's lora_A rows ran inside the packed matrix product), so adapters add no kernel,
-but each adapter row reads its layer's lora_B itself (bench/gpu/README.md: what that costs).
+  RMSNorm, one program a row; with adapters, their expansion runs first, in place (`_expand_kernel`);
+- swiglu: silu(gate) * up * keep, blocks of (rows, columns).
+
+Adapters (bench/gpu/README.md: what they cost). The product's stacked lora_A rows already gave each row
+h = x A^T (packed.py); the expansion h Bt is a tensor-core product per block of BM = 16 rows (Punica's
+SGMV idea: each lora_B tile read once per row block, not once per row), computed inside the glue kernel
+that consumes the projection (q|k|v, gate|up: columns are independent there), or, for o and down, whose
+glue normalises whole rows, by one small kernel before it. No load waits for a row's adapter number:
+h, Bt and the owners are read together and a row's foreign ranks multiplied by zero, so the expansion
+costs one memory round trip, not three. Without adapters a program holds one row (BM = 1).
 """
 
 from __future__ import annotations
@@ -21,348 +26,177 @@ import triton.language as tl
 
 from .decode_attention import attend, next_pow2  # noqa: F401  (attend: the step's `fn.attend`)
 
-RANK_TILE: tl.constexpr = tl.constexpr(32)  # adapter ranks one load reads
+RANK_TILE: tl.constexpr = tl.constexpr(32)  # adapter ranks one tensor-core product takes
+ROWS = 16  # rows a program holds when adapters run (a tensor-core product's smallest M)
 
 
 @triton.jit
-def _delta(y_row, n, cols, cmask, Bt, owner, idx, R, HAS_LORA: tl.constexpr, BLOCK_R: tl.constexpr):
-    """A row's own adapter's expansion at output columns `cols`: sum over its ranks r of h[r] Bt[r, cols].
-    All ranks at once (RANK_TILE a load, unrolled up to BLOCK_R >= R), loads without a loop or a branch
-    before or between them, so they are in flight together (a loop over ranks, or a branch on the row's
-    adapter, waits for memory at every turn): a base row's loads are masked off (no traffic), other
-    adapters' ranks are read and multiplied by zero, and a row's expansion is one round trip to memory."""
-    acc = tl.zeros(cols.shape, dtype=tl.float32)
-    if HAS_LORA:
-        for r0 in tl.static_range(0, BLOCK_R, RANK_TILE):
-            rr = r0 + tl.arange(0, RANK_TILE)
-            live = (rr < R) & ((rr * 0 + idx) != 0)  # a base row's loads are all masked off: no traffic
-            own = tl.load(owner + rr, mask=live, other=-1) == idx
-            h = tl.where(own, tl.load(y_row + n + rr, mask=live, other=0.0).to(tl.float32), 0.0)
-            tile = tl.load(
-                Bt + rr[:, None] * n + cols[None, :], mask=live[:, None] & cmask[None, :], other=0.0
-            )
-            acc += tl.sum(h[:, None] * tile.to(tl.float32), axis=0)
+def _delta(y, stride_y, n, rows, rmask, cols, cmask, Bt, owner, idx, R, BLOCK_R: tl.constexpr,
+           IEEE: tl.constexpr):  # fmt: skip
+    """Each row's own adapter's expansion at columns `cols` [BN] of rows `rows` [BM]: sum over ranks r of
+    h[row, r] Bt[r, cols] where owner[r] == idx[row] (base rows, idx 0, own no rank). [BM, BN] fp32."""
+    acc = tl.zeros([rows.shape[0], cols.shape[0]], dtype=tl.float32)
+    for r0 in tl.static_range(0, BLOCK_R, RANK_TILE):  # unrolled: every load in flight together
+        r = r0 + tl.arange(0, RANK_TILE)
+        inside = r < R
+        own = tl.load(owner + r, mask=inside, other=-1)
+        h = tl.load(y + rows[:, None] * stride_y + n + r[None, :], mask=rmask[:, None] & inside[None, :], other=0.0)
+        h = tl.where(idx[:, None] == own[None, :], h, tl.zeros_like(h))
+        bt = tl.load(Bt + r[:, None] * n + cols[None, :], mask=inside[:, None] & cmask[None, :], other=0.0)
+        if IEEE:  # an fp32 model: full-precision products, not TF32
+            acc += tl.dot(h.to(tl.float32), bt.to(tl.float32), input_precision="ieee")
+        else:
+            acc += tl.dot(h.to(bt.dtype), bt)
     return acc
 
 
 @triton.jit
-def _project(
-    y_row,
-    n,
-    cols,
-    cmask,
-    bias,
-    Bt,
-    owner,
-    M,
-    idx,
-    R,
-    HAS_BIAS: tl.constexpr,
-    HAS_LORA: tl.constexpr,
-    HAS_M: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-):
-    """fused.project at columns `cols` of one row, in fp32."""
-    out = tl.load(y_row + cols, mask=cmask, other=0.0).to(tl.float32)
-    out += _delta(y_row, n, cols, cmask, Bt, owner, idx, R, HAS_LORA, BLOCK_R)
-    if HAS_M:
-        out *= tl.load(M + idx * n + cols, mask=cmask, other=1.0).to(tl.float32)
+def _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS: tl.constexpr,
+             HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr, IEEE: tl.constexpr):  # fmt: skip
+    """fused.project at columns `cols` of rows `rows`: [BM, BN] fp32."""
+    both = rmask[:, None] & cmask[None, :]
+    out = tl.load(y + rows[:, None] * stride_y + cols[None, :], mask=both, other=0.0).to(tl.float32)
+    if HAS_LORA:
+        out += _delta(y, stride_y, n, rows, rmask, cols, cmask, Bt, owner, idx, R, BLOCK_R, IEEE)
+        if HAS_M:
+            out *= tl.load(M + idx[:, None] * n + cols[None, :], mask=both, other=1.0).to(tl.float32)
     if HAS_BIAS:
-        out += tl.load(bias + cols, mask=cmask, other=0.0).to(tl.float32)
+        out += tl.load(bias + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
     return out
 
 
 @triton.jit
-def _row_adapter(index, b, HAS_LORA: tl.constexpr):
+def _adapters_of(index, rows, rmask, HAS_LORA: tl.constexpr):
+    """[BM] each row's adapter number (0 = base)."""
     if HAS_LORA:
-        return tl.load(index + b)
+        return tl.load(index + rows, mask=rmask, other=0)
     else:
-        return 0
-
-
-BLOCKED_ROWS = 8  # from this many rows a step, adapters' expansion runs as one product per row block
-
-
-@triton.jit
-def _expand_kernel(
-    y,
-    stride_y,
-    Bt,
-    owner,
-    M,
-    index,
-    n,
-    R,
-    B,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-    HAS_M: tl.constexpr,
-    IEEE: tl.constexpr,
-):
-    """y[:, :n] += each row's own adapter's expansion of y[:, n:] (times DoRA's scale), in place, for a
-    block of rows and columns: every lora_B tile is read once per block of rows (Punica's SGMV idea), not
-    once per row."""
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
-    cols = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
-    rmask, cmask = rows < B, cols < n
-    idx = tl.load(index + rows, mask=rmask, other=0)
-    acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    for r0 in range(0, R, BLOCK_R):
-        r = r0 + tl.arange(0, BLOCK_R)
-        inside = r < R
-        own = tl.load(owner + r, mask=inside, other=-1)
-        sel = (idx[:, None] == own[None, :]) & (idx[:, None] != 0) & rmask[:, None] & inside[None, :]
-        h = tl.load(y + rows[:, None] * stride_y + n + r[None, :], mask=sel, other=0.0)
-        bt = tl.load(Bt + r[:, None] * n + cols[None, :], mask=inside[:, None] & cmask[None, :], other=0.0)
-        if IEEE:
-            acc += tl.dot(h.to(tl.float32), bt.to(tl.float32), input_precision="ieee")
-        else:
-            acc += tl.dot(h.to(bt.dtype), bt)
-    both = rmask[:, None] & cmask[None, :]
-    ptr = y + rows[:, None] * stride_y + cols[None, :]
-    out = tl.load(ptr, mask=both, other=0.0).to(tl.float32) + acc
-    if HAS_M:
-        out *= tl.load(M + idx[:, None] * n + cols[None, :], mask=both, other=1.0).to(tl.float32)
-    tl.store(ptr, out.to(y.dtype.element_ty), mask=both)
-
-
-def _expand_rows(y, n: int, lora, index):
-    """With BLOCKED_ROWS rows or more, expand every adapter row into y[:, :n] now (one product per block of
-    rows) and return None, so the glue kernel runs without adapters; else return `lora` for the glue's own
-    per-row expansion (fewer kernels: better for a few rows)."""
-    B = y.shape[0]
-    if lora is None or B < BLOCKED_ROWS:
-        return lora
-    _expand_kernel[(triton.cdiv(B, 16), triton.cdiv(n, 128))](
-        y,
-        y.stride(0),
-        lora.Bt,
-        lora.owner,
-        lora.M if lora.M is not None else y,
-        index,
-        n,
-        lora.owner.numel(),
-        B,
-        BLOCK_M=16,
-        BLOCK_N=128,
-        BLOCK_R=32,
-        HAS_M=lora.M is not None,
-        IEEE=y.dtype == torch.float32,
-    )
-    return None
+        return rows * 0
 
 
 def _lora_args(lora, index, y, bias):
-    """The projection's pointers (bias, Bt, owner, M, index, R) and constexpr flags for every glue kernel;
-    dummies (never read) where there is no bias or no adapter."""
-    flags = dict(HAS_BIAS=bias is not None, HAS_LORA=lora is not None, HAS_M=False, BLOCK_R=32)
+    """The projection's pointers (bias, Bt, owner, M, index, R) and constexpr flags for every glue kernel
+    (BM: rows a program holds); dummies (never read) where there is no bias or no adapter."""
+    flags = dict(HAS_BIAS=bias is not None, HAS_LORA=lora is not None, HAS_M=False, BLOCK_R=32, BM=1,
+                 IEEE=y.dtype == torch.float32)  # fmt: skip
     b = bias if bias is not None else y
     if lora is None:
         return (b, y, y, y, y, 0), flags
     R = lora.owner.numel()
-    flags.update(HAS_M=lora.M is not None, BLOCK_R=max(32, next_pow2(R)))
+    flags.update(HAS_M=lora.M is not None, BLOCK_R=max(32, next_pow2(R)), BM=ROWS)
     return (b, lora.Bt, lora.owner, lora.M if lora.M is not None else y, index, R), flags
 
 
 @triton.jit
-def _qkv_kernel(
-    y,
-    stride_y,
-    bias,
-    Bt,
-    owner,
-    M,
-    index,
-    R,
-    cos,
-    sin,
-    kc,
-    vc,
-    pos,
-    q_out,
-    qn_w,
-    kn_w,
-    eps,
-    H,
-    HKV,
-    S_MAX,
-    DH: tl.constexpr,
-    BLOCK_D: tl.constexpr,
-    HAS_BIAS: tl.constexpr,
-    HAS_LORA: tl.constexpr,
-    HAS_M: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-    QK_NORM: tl.constexpr,
-):
-    b = tl.program_id(0)
+def _expand_kernel(y, stride_y, bias, Bt, owner, M, index, R, n, B, BN: tl.constexpr, HAS_BIAS: tl.constexpr,
+                   HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr, BM: tl.constexpr,
+                   IEEE: tl.constexpr):  # fmt: skip
+    """y[:, :n] = fused.project(y, n, None, lora, index), in place, for a block of rows and columns."""
+    rows = tl.program_id(0) * BM + tl.arange(0, BM)
+    cols = tl.program_id(1) * BN + tl.arange(0, BN)
+    rmask, cmask = rows < B, cols < n
+    idx = _adapters_of(index, rows, rmask, HAS_LORA)
+    out = _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, R, False, HAS_LORA,
+                   HAS_M, BLOCK_R, IEEE)  # fmt: skip
+    tl.store(y + rows[:, None] * stride_y + cols[None, :], out.to(y.dtype.element_ty),
+             mask=rmask[:, None] & cmask[None, :])  # fmt: skip
+
+
+@triton.jit
+def _qkv_kernel(y, stride_y, bias, Bt, owner, M, index, R, cos, sin, kc, vc, pos, q_out, qn_w, kn_w, eps, B,
+                H, HKV, S_MAX, DH: tl.constexpr, BLOCK_D: tl.constexpr, HAS_BIAS: tl.constexpr,
+                HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr, BM: tl.constexpr,
+                IEEE: tl.constexpr, QK_NORM: tl.constexpr):  # fmt: skip
+    rows = tl.program_id(0) * BM + tl.arange(0, BM)
     j = tl.program_id(1)  # head: q heads [0, H), k heads [H, H + HKV), v heads after
+    rmask = rows < B
     n = (H + 2 * HKV) * DH
-    y_row = y + b * stride_y
-    idx = _row_adapter(index, b, HAS_LORA)
+    idx = _adapters_of(index, rows, rmask, HAS_LORA)
     d = tl.arange(0, BLOCK_D)
     dmask = d < DH
+    both = rmask[:, None] & dmask[None, :]
     half = DH // 2
     partner = tl.where(d < half, d + half, d - half)
-    cols = j * DH + d
-    x = _project(y_row, n, cols, dmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R)
+    x = _project(y, stride_y, n, rows, rmask, j * DH + d, dmask, bias, Bt, owner, M, idx, R, HAS_BIAS,
+                 HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
     if j < H + HKV:  # q or k: norm (Qwen-3), then rotary
-        xp = _project(
-            y_row, n, j * DH + partner, dmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R
-        )
+        xp = _project(y, stride_y, n, rows, rmask, j * DH + partner, dmask, bias, Bt, owner, M, idx, R,
+                      HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
         if QK_NORM:
             w_ptr = qn_w if j < H else kn_w
-            rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) / DH + eps)
-            x = x * rstd * tl.load(w_ptr + d, mask=dmask, other=0.0).to(tl.float32)
-            xp = xp * rstd * tl.load(w_ptr + partner, mask=dmask, other=0.0).to(tl.float32)
-        c = tl.load(cos + b * DH + d, mask=dmask, other=0.0).to(tl.float32)
-        s = tl.load(sin + b * DH + d, mask=dmask, other=0.0).to(tl.float32)
+            rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=1) / DH + eps)
+            x = x * rstd[:, None] * tl.load(w_ptr + d, mask=dmask, other=0.0).to(tl.float32)[None, :]
+            xp = xp * rstd[:, None] * tl.load(w_ptr + partner, mask=dmask, other=0.0).to(tl.float32)[None, :]
+        c = tl.load(cos + rows[:, None] * DH + d[None, :], mask=both, other=0.0).to(tl.float32)
+        s = tl.load(sin + rows[:, None] * DH + d[None, :], mask=both, other=0.0).to(tl.float32)
         x = x * c + tl.where(d < half, -xp, xp) * s
-    p = tl.load(pos + b)
+    p = tl.load(pos + rows, mask=rmask, other=0)
     if j < H:
-        tl.store(q_out + (b * H + j) * DH + d, x.to(q_out.dtype.element_ty), mask=dmask)
+        tl.store(q_out + (rows[:, None] * H + j) * DH + d[None, :], x.to(q_out.dtype.element_ty), mask=both)
     elif j < H + HKV:
-        tl.store(kc + ((b * HKV + (j - H)) * S_MAX + p) * DH + d, x.to(kc.dtype.element_ty), mask=dmask)
+        at = ((rows[:, None] * HKV + (j - H)) * S_MAX + p[:, None]) * DH + d[None, :]
+        tl.store(kc + at, x.to(kc.dtype.element_ty), mask=both)
     else:
-        tl.store(vc + ((b * HKV + (j - H - HKV)) * S_MAX + p) * DH + d, x.to(vc.dtype.element_ty), mask=dmask)
+        at = ((rows[:, None] * HKV + (j - H - HKV)) * S_MAX + p[:, None]) * DH + d[None, :]
+        tl.store(vc + at, x.to(vc.dtype.element_ty), mask=both)
 
 
 def qkv_rope_cache(y, n_heads, n_kv, bias, lora, index, cos, sin, kc, vc, pos, q_norm=None, k_norm=None):
     B, Dh = y.shape[0], kc.shape[-1]
     q = torch.empty(B, n_heads, Dh, device=y.device, dtype=y.dtype)
-    lora = _expand_rows(y, (n_heads + 2 * n_kv) * Dh, lora, index)
     proj, flags = _lora_args(lora, index, y, bias)
     qn_w, eps = q_norm if q_norm is not None else (y, 0.0)
     kn_w = k_norm[0] if k_norm is not None else y
-    _qkv_kernel[(B, n_heads + 2 * n_kv)](
-        y,
-        y.stride(0),
-        *proj,
-        cos.contiguous(),
-        sin.contiguous(),
-        kc,
-        vc,
-        pos,
-        q,
-        qn_w,
-        kn_w,
-        eps,
-        n_heads,
-        n_kv,
-        kc.shape[2],
-        DH=Dh,
-        BLOCK_D=next_pow2(Dh),
-        **flags,
+    _qkv_kernel[(triton.cdiv(B, flags["BM"]), n_heads + 2 * n_kv)](
+        y, y.stride(0), *proj, cos.contiguous(), sin.contiguous(), kc, vc, pos, q, qn_w, kn_w, eps, B,
+        n_heads, n_kv, kc.shape[2], DH=Dh, BLOCK_D=max(16, next_pow2(Dh)), **flags,
         QK_NORM=q_norm is not None,
-    )
+    )  # fmt: skip
     return q
 
 
 @triton.jit
-def _add_rms_kernel(
-    x,
-    y,
-    stride_y,
-    bias,
-    Bt,
-    owner,
-    M,
-    index,
-    R,
-    w,
-    x_out,
-    h_out,
-    parts,
-    count,
-    eps,
-    D,
-    BLOCK_N: tl.constexpr,
-    HAS_BIAS: tl.constexpr,
-    HAS_LORA: tl.constexpr,
-    HAS_M: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-    SPLIT: tl.constexpr,
-    NORM_BLOCK: tl.constexpr,
-):
-    """Programs (row, column block): each adds its block to the residual stream and stores its block's
-    sum of squares; the row's last block to finish (an atomic count, reset by it) normalises the row."""
+def _add_rms_kernel(x, y, stride_y, bias, w, x_out, h_out, eps, D, BLOCK_N: tl.constexpr, HAS_BIAS: tl.constexpr):
+    """One program a row: the residual add (adapters already expanded into y), then RMSNorm."""
     b = tl.program_id(0)
-    blk = tl.program_id(1)
-    nblk = tl.num_programs(1)
-    y_row = y + b * stride_y
-    idx = _row_adapter(index, b, HAS_LORA)
-    cols = blk * BLOCK_N + tl.arange(0, BLOCK_N)
+    cols = tl.arange(0, BLOCK_N)
     cmask = cols < D
-    out = _project(y_row, D, cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R)
+    out = tl.load(y + b * stride_y + cols, mask=cmask, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        out += tl.load(bias + cols, mask=cmask, other=0.0).to(tl.float32)
     xn = tl.load(x + b * D + cols, mask=cmask, other=0.0).to(tl.float32) + out
     xn = xn.to(x_out.dtype.element_ty)  # the model keeps its residual stream in its dtype
     tl.store(x_out + b * D + cols, xn, mask=cmask)
     xf = xn.to(tl.float32)
-    if not SPLIT:  # the whole row in this one program: normalise what it holds
-        rstd = 1.0 / tl.sqrt(tl.sum(xf * xf, axis=0) / D + eps)
-        normed = (xf * rstd).to(h_out.dtype.element_ty).to(tl.float32)  # cast back, then scale: HF's order
-        hv = tl.load(w + cols, mask=cmask, other=0.0).to(tl.float32) * normed
-        tl.store(h_out + b * D + cols, hv.to(h_out.dtype.element_ty), mask=cmask)
-    else:
-        tl.store(parts + b * nblk + blk, tl.sum(xf * xf, axis=0))
-        done = tl.atomic_add(
-            count + b, 1
-        )  # acq_rel: this block's stores are seen by the block that counts last
-        if done == nblk - 1:
-            tl.store(count + b, 0)  # ready for the next call
-            blocks = tl.arange(0, 64)
-            parts_b = tl.load(parts + b * nblk + blocks, mask=blocks < nblk, other=0.0, cache_modifier=".cg")
-            rstd = 1.0 / tl.sqrt(tl.sum(parts_b, 0) / D + eps)
-            for c0 in range(0, D, NORM_BLOCK):  # wide: each turn of this loop waits for memory
-                c = c0 + tl.arange(0, NORM_BLOCK)
-                m = c < D
-                xr = tl.load(x_out + b * D + c, mask=m, other=0.0, cache_modifier=".cg").to(tl.float32)
-                normed = (xr * rstd).to(h_out.dtype.element_ty).to(tl.float32)
-                hv = tl.load(w + c, mask=m, other=0.0).to(tl.float32) * normed
-                tl.store(h_out + b * D + c, hv.to(h_out.dtype.element_ty), mask=m)
+    rstd = 1.0 / tl.sqrt(tl.sum(xf * xf, axis=0) / D + eps)
+    normed = (xf * rstd).to(h_out.dtype.element_ty).to(tl.float32)  # cast back, then scale: HF's order
+    hv = tl.load(w + cols, mask=cmask, other=0.0).to(tl.float32) * normed
+    tl.store(h_out + b * D + cols, hv.to(h_out.dtype.element_ty), mask=cmask)
 
 
-_scratch: dict = {}  # device -> (count [rows] int32, parts [rows, 64] fp32): add_rms_norm's cross-block state
+EXPAND_COLUMNS = 64  # columns an expansion program covers (o, down: 4096 outputs, 64 programs a row block)
 
 
-def _add_rms_scratch(device, rows: int):
-    count, parts = _scratch.get(device, (None, None))
-    if count is None or count.numel() < rows:  # first met outside graph capture: a step's warm-up runs first
-        count = torch.zeros(max(rows, 64), dtype=torch.int32, device=device)
-        parts = torch.zeros(max(rows, 64), 64, dtype=torch.float32, device=device)
-        _scratch[device] = (count, parts)
-    return count, parts
+def _expand(y, n: int, lora, index) -> None:
+    """y[:, :n] += each row's adapter's expansion (times DoRA's scale), in place: one product per block of
+    ROWS rows and EXPAND_COLUMNS columns."""
+    proj, flags = _lora_args(lora, index, y, None)
+    B = y.shape[0]
+    _expand_kernel[(triton.cdiv(B, flags["BM"]), triton.cdiv(n, EXPAND_COLUMNS))](
+        y, y.stride(0), *proj, n, B, BN=EXPAND_COLUMNS, **flags
+    )
 
 
 def add_rms_norm(x, y, bias, lora, index, weight, eps: float):
     B, D = x.shape
+    if lora is not None:  # y is the product's own output, a temporary: expanded in place
+        _expand(y, D, lora, index)
     x_out, h = torch.empty_like(x), torch.empty_like(x)
-    lora = _expand_rows(y, D, lora, index)
-    proj, flags = _lora_args(lora, index, y, bias)
-    block = (
-        256 if lora is not None else min(next_pow2(D), 8192)
-    )  # adapters: more programs share the lora_B reads
-    blocks = triton.cdiv(D, block)
-    assert blocks <= 64, "the last block sums at most 64 parts"
-    count, parts = _add_rms_scratch(x.device, B)
-    _add_rms_kernel[(B, blocks)](
-        x,
-        y,
-        y.stride(0),
-        *proj,
-        weight,
-        x_out,
-        h,
-        parts,
-        count,
-        eps,
-        D,
-        BLOCK_N=block,
-        **flags,
-        SPLIT=blocks > 1,
-        NORM_BLOCK=min(next_pow2(D), 4096),
-        num_warps=8 if blocks == 1 else 4,
-    )
+    block = next_pow2(D)
+    _add_rms_kernel[(B,)](
+        x, y, y.stride(0), bias if bias is not None else y, weight, x_out, h, eps, D, BLOCK_N=block,
+        HAS_BIAS=bias is not None, num_warps=8 if block <= 8192 else 16,
+    )  # fmt: skip
     return x_out, h
 
 
@@ -393,54 +227,35 @@ def rms_norm(x, weight, eps: float):
 
 
 @triton.jit
-def _swiglu_kernel(
-    y,
-    stride_y,
-    bias,
-    Bt,
-    owner,
-    M,
-    index,
-    R,
-    keep,
-    out,
-    F,
-    BLOCK_N: tl.constexpr,
-    HAS_BIAS: tl.constexpr,
-    HAS_LORA: tl.constexpr,
-    HAS_M: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-    HAS_KEEP: tl.constexpr,
-):
-    b = tl.program_id(0)
+def _swiglu_kernel(y, stride_y, bias, Bt, owner, M, index, R, keep, out, F, B, BLOCK_N: tl.constexpr,
+                   HAS_BIAS: tl.constexpr, HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr,
+                   BM: tl.constexpr, IEEE: tl.constexpr, HAS_KEEP: tl.constexpr):  # fmt: skip
+    rows = tl.program_id(0) * BM + tl.arange(0, BM)
     cols = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
-    cmask = cols < F
-    y_row = y + b * stride_y
-    idx = _row_adapter(index, b, HAS_LORA)
+    rmask, cmask = rows < B, cols < F
+    both = rmask[:, None] & cmask[None, :]
+    idx = _adapters_of(index, rows, rmask, HAS_LORA)
     n = 2 * F
-    gate = _project(y_row, n, cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R)
-    up = _project(y_row, n, F + cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R)
+    gate = _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA,
+                    HAS_M, BLOCK_R, IEEE)  # fmt: skip
+    up = _project(y, stride_y, n, rows, rmask, F + cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS,
+                  HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
     act = gate / (1.0 + tl.exp(-gate)) * up
     if HAS_KEEP:
-        act *= tl.load(keep + b * F + cols, mask=cmask, other=0.0).to(tl.float32)
-    tl.store(out + b * F + cols, act.to(out.dtype.element_ty), mask=cmask)
+        act *= tl.load(keep + rows[:, None] * F + cols[None, :], mask=both, other=0.0).to(tl.float32)
+    tl.store(out + rows[:, None] * F + cols[None, :], act.to(out.dtype.element_ty), mask=both)
+
+
+SWIGLU_COLUMNS = (1024, 128)  # columns a SwiGLU program covers: one row, or (adapters) a block of ROWS rows
 
 
 def swiglu(y, d_ff: int, bias, lora, index, keep):
     B = y.shape[0]
     out = torch.empty(B, d_ff, device=y.device, dtype=y.dtype)
-    lora = _expand_rows(y, 2 * d_ff, lora, index)
     proj, flags = _lora_args(lora, index, y, bias)
-    block = min(256 if lora is not None else 1024, next_pow2(d_ff))
-    _swiglu_kernel[(B, triton.cdiv(d_ff, block))](
-        y,
-        y.stride(0),
-        *proj,
-        keep if keep is not None else y,
-        out,
-        d_ff,
-        BLOCK_N=block,
-        **flags,
+    block = min(SWIGLU_COLUMNS[lora is not None], max(16, next_pow2(d_ff)))
+    _swiglu_kernel[(triton.cdiv(B, flags["BM"]), triton.cdiv(d_ff, block))](
+        y, y.stride(0), *proj, keep if keep is not None else y, out, d_ff, B, BLOCK_N=block, **flags,
         HAS_KEEP=keep is not None,
-    )
+    )  # fmt: skip
     return out

@@ -13,7 +13,8 @@ triton = pytest.importorskip("triton")
 from runner import decode_attention, kernels  # noqa: E402
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
-B, H, HKV, DH, D, FF, S_MAX = 3, 4, 2, 16, 600, 300, 128  # D: three column blocks with adapters
+B, H, HKV, DH, D, FF, S_MAX = 3, 4, 2, 16, 600, 300, 128  # D, FF: not powers of two (masked tails)
+ROWS = [3, 19]  # with adapters, programs hold 16 rows: one partial row block, and two
 
 
 def gen(seed=0):
@@ -32,38 +33,29 @@ def adapters(n: int, r=(4, 30), dora=True, seed=1):  # 34 ranks: two rank tiles
     return fused.Lora(0.2 * t(R, n), owner, M if dora else None), R
 
 
-INDEX = torch.tensor([0, 1, 2], device=DEV)
+def index(rows: int) -> torch.Tensor:  # rows run base, adapter 1, adapter 2, base, ...
+    return torch.arange(rows, device=DEV) % 3
 
 
-@pytest.fixture(params=["per row", "row blocks"], autouse=True)
-def expansion(request, monkeypatch):
-    """Every test runs both ways of expanding adapters: inside the glue kernel row by row (a few rows), and
-    as one product per block of rows before it (from kernels.BLOCKED_ROWS rows a step)."""
-    monkeypatch.setattr(kernels, "BLOCKED_ROWS", 1 if request.param == "row blocks" else 10**9)
-    return request.param
-
-
+@pytest.mark.parametrize("rows", ROWS)
 @pytest.mark.parametrize("with_lora", [False, True])
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("qk_norm", [False, True])
-def test_qkv_rope_cache_kernel_equals_fused(with_lora, bias, qk_norm):
+def test_qkv_rope_cache_kernel_equals_fused(rows, with_lora, bias, qk_norm):
     t = gen()
     n = (H + 2 * HKV) * DH
     lora, R = adapters(n) if with_lora else (None, 0)
-    y = t(B, n + R)
+    y = t(rows, n + R)
     b = t(n) if bias else None
-    angle = t(B, DH // 2)
+    angle = t(rows, DH // 2)
     cos, sin = torch.cat([angle.cos()] * 2, -1), torch.cat([angle.sin()] * 2, -1)
-    pos = torch.tensor([5, 0, 77], device=DEV)
+    pos = (torch.arange(rows, device=DEV) * 37 + 5) % S_MAX  # column 0, the last, and between
     norms = ((1 + 0.1 * t(DH), 1e-6), (1 + 0.1 * t(DH), 1e-6)) if qk_norm else ()
-    caches = [[t(4, HKV, S_MAX, DH) for _ in range(2)] for _ in range(2)]
+    caches = [[t(rows + 1, HKV, S_MAX, DH) for _ in range(2)] for _ in range(2)]
     caches[1] = [c.clone() for c in caches[0]]
-    want = fused.qkv_rope_cache(
-        y, H, HKV, b, lora, INDEX if lora else None, cos, sin, *caches[0], pos, *norms
-    )
-    got = kernels.qkv_rope_cache(
-        y, H, HKV, b, lora, INDEX if lora else None, cos, sin, *caches[1], pos, *norms
-    )
+    ix = index(rows) if lora else None
+    want = fused.qkv_rope_cache(y, H, HKV, b, lora, ix, cos, sin, *caches[0], pos, *norms)
+    got = kernels.qkv_rope_cache(y, H, HKV, b, lora, ix, cos, sin, *caches[1], pos, *norms)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     for a, w in zip(caches[1], caches[0]):  # the same columns written, nothing else touched
         torch.testing.assert_close(a, w, atol=1e-5, rtol=1e-5)
@@ -81,27 +73,31 @@ def test_split_attention_kernel_equals_fused(S):
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("rows", ROWS)
 @pytest.mark.parametrize("with_lora", [False, True])
 @pytest.mark.parametrize("bias", [False, True])
-def test_add_rms_norm_kernel_equals_fused(with_lora, bias):
+def test_add_rms_norm_kernel_equals_fused(rows, with_lora, bias):
     t = gen(3)
     lora, R = adapters(D) if with_lora else (None, 0)
-    x, y, w = t(B, D), t(B, D + R), 1 + 0.1 * t(D)
+    x, y, w = t(rows, D), t(rows, D + R), 1 + 0.1 * t(D)
     b = t(D) if bias else None
-    want = fused.add_rms_norm(x, y, b, lora, INDEX if lora else None, w, 1e-5)
-    got = kernels.add_rms_norm(x, y, b, lora, INDEX if lora else None, w, 1e-5)
+    ix = index(rows) if lora else None
+    want = fused.add_rms_norm(x, y, b, lora, ix, w, 1e-5)
+    got = kernels.add_rms_norm(x, y.clone(), b, lora, ix, w, 1e-5)  # a copy: the adapters expand in place
     for g, e in zip(got, want):
         torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(kernels.rms_norm(x, w, 1e-5), fused.rms_norm(x, w, 1e-5), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("rows", ROWS)
 @pytest.mark.parametrize("with_lora", [False, True])
 @pytest.mark.parametrize("keep", [False, True])
-def test_swiglu_kernel_equals_fused(with_lora, keep):
+def test_swiglu_kernel_equals_fused(rows, with_lora, keep):
     t = gen(4)
     lora, R = adapters(2 * FF) if with_lora else (None, 0)
-    y = t(B, 2 * FF + R)
-    k = (t(B, FF) > 0).float() if keep else None
-    want = fused.swiglu(y, FF, None, lora, INDEX if lora else None, k)
-    got = kernels.swiglu(y, FF, None, lora, INDEX if lora else None, k)
+    y = t(rows, 2 * FF + R)
+    k = (t(rows, FF) > 0).float() if keep else None
+    ix = index(rows) if lora else None
+    want = fused.swiglu(y, FF, None, lora, ix, k)
+    got = kernels.swiglu(y, FF, None, lora, ix, k)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

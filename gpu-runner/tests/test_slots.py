@@ -200,17 +200,12 @@ def test_packed_matrices_hold_the_one_copy_of_the_weights(model_dir):
         r.close()
 
 
-@pytest.mark.parametrize("blocked_rows", [1, 10**9], ids=["row blocks", "per row"])
-def test_the_static_step_on_the_triton_kernels_equals_the_growing_cache(
-    model_dir, tmp_path, monkeypatch, blocked_rows
-):
+def test_the_static_step_on_the_triton_kernels_equals_the_growing_cache(model_dir, tmp_path):
     """The decode step with kernels.py's Triton kernels (on CPU: Triton's interpreter) gives the greedy
     tokens of the growing cache, for base, masked and adapter rows in one batch: the whole GPU step's
     math, checked where there is no GPU. Skipped without Triton."""
     pytest.importorskip("triton")  # without a GPU, conftest.py has it interpret
     from runner import kernels
-
-    monkeypatch.setattr(kernels, "BLOCKED_ROWS", blocked_rows)  # how adapters are expanded (test_kernels.py)
 
     base = model_dir("llama")
     make_adapter(base, os.path.join(tmp_path, "lora"))
