@@ -28,6 +28,8 @@ class Lora(NamedTuple):
     Bt: torch.Tensor  # [R, N] (lora_B x scaling)^T, block by block
     owner: torch.Tensor  # [R] adapter number of each stacked rank
     M: torch.Tensor | None  # [adapters + 1, N] DoRA magnitude scales, or None when no adapter is DoRA
+    spans: tuple[tuple[int, int], ...] = ()  # per member (q, k, v; gate, up; o; down): (first rank, count)
+    # of the ranks that reach its columns (packed.py stacks member by member); () = every rank, every column
 
 
 def project(y: torch.Tensor, n: int, bias, lora: Lora | None, index) -> torch.Tensor:

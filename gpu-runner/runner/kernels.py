@@ -26,19 +26,21 @@ import triton.language as tl
 
 from .decode_attention import attend, next_pow2  # noqa: F401  (attend: the step's `fn.attend`)
 
-RANK_TILE: tl.constexpr = tl.constexpr(32)  # adapter ranks one tensor-core product takes
+RANK_TILE: tl.constexpr = tl.constexpr(16)  # adapter ranks one tensor-core product takes
 ROWS = 16  # rows a program holds when adapters run (a tensor-core product's smallest M)
 
 
 @triton.jit
-def _delta(y, stride_y, n, rows, rmask, cols, cmask, Bt, owner, idx, R, BLOCK_R: tl.constexpr,
+def _delta(y, stride_y, n, rows, rmask, cols, cmask, Bt, owner, idx, r_off, r_len, BLOCK_R: tl.constexpr,
            IEEE: tl.constexpr):  # fmt: skip
-    """Each row's own adapter's expansion at columns `cols` [BN] of rows `rows` [BM]: sum over ranks r of
-    h[row, r] Bt[r, cols] where owner[r] == idx[row] (base rows, idx 0, own no rank). [BM, BN] fp32."""
+    """Each row's own adapter's expansion at columns `cols` [BN] (of one member) of rows `rows` [BM]: sum
+    over the member's ranks r in [r_off, r_off + r_len) of h[row, r] Bt[r, cols] where owner[r] ==
+    idx[row] (base rows, idx 0, own no rank). [BM, BN] fp32."""
     acc = tl.zeros([rows.shape[0], cols.shape[0]], dtype=tl.float32)
     for r0 in tl.static_range(0, BLOCK_R, RANK_TILE):  # unrolled: every load in flight together
-        r = r0 + tl.arange(0, RANK_TILE)
-        inside = r < R
+        k = r0 + tl.arange(0, RANK_TILE)
+        inside = k < r_len
+        r = r_off + k
         own = tl.load(owner + r, mask=inside, other=-1)
         h = tl.load(y + rows[:, None] * stride_y + n + r[None, :], mask=rmask[:, None] & inside[None, :], other=0.0)
         h = tl.where(idx[:, None] == own[None, :], h, tl.zeros_like(h))
@@ -51,13 +53,14 @@ def _delta(y, stride_y, n, rows, rmask, cols, cmask, Bt, owner, idx, R, BLOCK_R:
 
 
 @triton.jit
-def _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS: tl.constexpr,
-             HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr, IEEE: tl.constexpr):  # fmt: skip
-    """fused.project at columns `cols` of rows `rows`: [BM, BN] fp32."""
+def _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, r_off, r_len,
+             HAS_BIAS: tl.constexpr, HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr,
+             IEEE: tl.constexpr):  # fmt: skip
+    """fused.project at columns `cols` (of one member) of rows `rows`: [BM, BN] fp32."""
     both = rmask[:, None] & cmask[None, :]
     out = tl.load(y + rows[:, None] * stride_y + cols[None, :], mask=both, other=0.0).to(tl.float32)
     if HAS_LORA:
-        out += _delta(y, stride_y, n, rows, rmask, cols, cmask, Bt, owner, idx, R, BLOCK_R, IEEE)
+        out += _delta(y, stride_y, n, rows, rmask, cols, cmask, Bt, owner, idx, r_off, r_len, BLOCK_R, IEEE)
         if HAS_M:
             out *= tl.load(M + idx[:, None] * n + cols[None, :], mask=both, other=1.0).to(tl.float32)
     if HAS_BIAS:
@@ -74,82 +77,95 @@ def _adapters_of(index, rows, rmask, HAS_LORA: tl.constexpr):
         return rows * 0
 
 
-def _lora_args(lora, index, y, bias):
-    """The projection's pointers (bias, Bt, owner, M, index, R) and constexpr flags for every glue kernel
-    (BM: rows a program holds); dummies (never read) where there is no bias or no adapter."""
-    flags = dict(HAS_BIAS=bias is not None, HAS_LORA=lora is not None, HAS_M=False, BLOCK_R=32, BM=1,
+def _lora_args(lora, index, y, bias, members: int):
+    """The projection's pointers (bias, Bt, owner, M, index), each member's rank span (first, count: plain
+    ints, fixed in a captured graph; packing again drops the graphs) and the constexpr flags every glue
+    kernel takes (BM: rows a program holds); dummies (never read) where there is no bias or no adapter."""
+    flags = dict(HAS_BIAS=bias is not None, HAS_LORA=lora is not None, HAS_M=False, BLOCK_R=16, BM=1,
                  IEEE=y.dtype == torch.float32)  # fmt: skip
     b = bias if bias is not None else y
     if lora is None:
-        return (b, y, y, y, y, 0), flags
-    R = lora.owner.numel()
-    flags.update(HAS_M=lora.M is not None, BLOCK_R=max(32, next_pow2(R)), BM=ROWS)
-    return (b, lora.Bt, lora.owner, lora.M if lora.M is not None else y, index, R), flags
+        return (b, y, y, y, y), (0,) * (2 * members), flags
+    spans = lora.spans or ((0, lora.owner.numel()),) * members
+    assert len(spans) == members, f"{len(spans)} rank spans for {members} members"
+    flags.update(HAS_M=lora.M is not None, BLOCK_R=max(16, next_pow2(max(c for _, c in spans))), BM=ROWS)
+    M = lora.M if lora.M is not None else y
+    return (b, lora.Bt, lora.owner, M, index), tuple(v for span in spans for v in span), flags
 
 
 @triton.jit
-def _expand_kernel(y, stride_y, bias, Bt, owner, M, index, R, n, B, BN: tl.constexpr, HAS_BIAS: tl.constexpr,
-                   HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr, BM: tl.constexpr,
-                   IEEE: tl.constexpr):  # fmt: skip
+def _expand_kernel(y, stride_y, bias, Bt, owner, M, index, r_off, r_len, n, B, BN: tl.constexpr,
+                   HAS_BIAS: tl.constexpr, HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr,
+                   BM: tl.constexpr, IEEE: tl.constexpr):  # fmt: skip
     """y[:, :n] = fused.project(y, n, None, lora, index), in place, for a block of rows and columns."""
     rows = tl.program_id(0) * BM + tl.arange(0, BM)
     cols = tl.program_id(1) * BN + tl.arange(0, BN)
     rmask, cmask = rows < B, cols < n
     idx = _adapters_of(index, rows, rmask, HAS_LORA)
-    out = _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, R, False, HAS_LORA,
-                   HAS_M, BLOCK_R, IEEE)  # fmt: skip
+    out = _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, r_off, r_len, False,
+                   HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
     tl.store(y + rows[:, None] * stride_y + cols[None, :], out.to(y.dtype.element_ty),
              mask=rmask[:, None] & cmask[None, :])  # fmt: skip
 
 
 @triton.jit
-def _qkv_kernel(y, stride_y, bias, Bt, owner, M, index, R, cos, sin, kc, vc, pos, q_out, qn_w, kn_w, eps, B,
-                H, HKV, S_MAX, DH: tl.constexpr, BLOCK_D: tl.constexpr, HAS_BIAS: tl.constexpr,
-                HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr, BM: tl.constexpr,
-                IEEE: tl.constexpr, QK_NORM: tl.constexpr):  # fmt: skip
+def _qkv_kernel(y, stride_y, bias, Bt, owner, M, index, q_off, q_len, k_off, k_len, v_off, v_len, cos, sin, kc,
+                vc, pos, q_out, qn_w, kn_w, eps, B, H, HKV, S_MAX, DH: tl.constexpr, BLOCK_H: tl.constexpr,
+                HAS_BIAS: tl.constexpr, HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr,
+                BM: tl.constexpr, IEEE: tl.constexpr, QK_NORM: tl.constexpr):  # fmt: skip
+    """A head's two halves (rotary pairs column d with d + Dh/2) for a block of rows: each half's columns
+    and its adapter ranks are read once."""
     rows = tl.program_id(0) * BM + tl.arange(0, BM)
     j = tl.program_id(1)  # head: q heads [0, H), k heads [H, H + HKV), v heads after
     rmask = rows < B
     n = (H + 2 * HKV) * DH
+    half: tl.constexpr = DH // 2
+    is_q, is_k = j < H, (j >= H) & (j < H + HKV)
+    r_off = tl.where(is_q, q_off, tl.where(is_k, k_off, v_off))
+    r_len = tl.where(is_q, q_len, tl.where(is_k, k_len, v_len))
     idx = _adapters_of(index, rows, rmask, HAS_LORA)
-    d = tl.arange(0, BLOCK_D)
-    dmask = d < DH
-    both = rmask[:, None] & dmask[None, :]
-    half = DH // 2
-    partner = tl.where(d < half, d + half, d - half)
-    x = _project(y, stride_y, n, rows, rmask, j * DH + d, dmask, bias, Bt, owner, M, idx, R, HAS_BIAS,
-                 HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
+    e = tl.arange(0, BLOCK_H)
+    emask = e < half
+    both = rmask[:, None] & emask[None, :]
+    x1 = _project(y, stride_y, n, rows, rmask, j * DH + e, emask, bias, Bt, owner, M, idx, r_off, r_len,
+                  HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
+    x2 = _project(y, stride_y, n, rows, rmask, j * DH + half + e, emask, bias, Bt, owner, M, idx, r_off, r_len,
+                  HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
     if j < H + HKV:  # q or k: norm (Qwen-3), then rotary
-        xp = _project(y, stride_y, n, rows, rmask, j * DH + partner, dmask, bias, Bt, owner, M, idx, R,
-                      HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
         if QK_NORM:
             w_ptr = qn_w if j < H else kn_w
-            rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=1) / DH + eps)
-            x = x * rstd[:, None] * tl.load(w_ptr + d, mask=dmask, other=0.0).to(tl.float32)[None, :]
-            xp = xp * rstd[:, None] * tl.load(w_ptr + partner, mask=dmask, other=0.0).to(tl.float32)[None, :]
-        c = tl.load(cos + rows[:, None] * DH + d[None, :], mask=both, other=0.0).to(tl.float32)
-        s = tl.load(sin + rows[:, None] * DH + d[None, :], mask=both, other=0.0).to(tl.float32)
-        x = x * c + tl.where(d < half, -xp, xp) * s
+            rstd = 1.0 / tl.sqrt((tl.sum(x1 * x1, axis=1) + tl.sum(x2 * x2, axis=1)) / DH + eps)
+            x1 = x1 * rstd[:, None] * tl.load(w_ptr + e, mask=emask, other=0.0).to(tl.float32)[None, :]
+            x2 = x2 * rstd[:, None] * tl.load(w_ptr + half + e, mask=emask, other=0.0).to(tl.float32)[None, :]
+        at = rows[:, None] * DH + e[None, :]
+        c1 = tl.load(cos + at, mask=both, other=0.0).to(tl.float32)
+        c2 = tl.load(cos + at + half, mask=both, other=0.0).to(tl.float32)
+        s1 = tl.load(sin + at, mask=both, other=0.0).to(tl.float32)
+        s2 = tl.load(sin + at + half, mask=both, other=0.0).to(tl.float32)
+        x1, x2 = x1 * c1 - x2 * s1, x2 * c2 + x1 * s2
     p = tl.load(pos + rows, mask=rmask, other=0)
+    slot = ((rows[:, None] * HKV + tl.where(j < H + HKV, j - H, j - H - HKV)) * S_MAX + p[:, None]) * DH
     if j < H:
-        tl.store(q_out + (rows[:, None] * H + j) * DH + d[None, :], x.to(q_out.dtype.element_ty), mask=both)
+        at = (rows[:, None] * H + j) * DH + e[None, :]
+        tl.store(q_out + at, x1.to(q_out.dtype.element_ty), mask=both)
+        tl.store(q_out + at + half, x2.to(q_out.dtype.element_ty), mask=both)
     elif j < H + HKV:
-        at = ((rows[:, None] * HKV + (j - H)) * S_MAX + p[:, None]) * DH + d[None, :]
-        tl.store(kc + at, x.to(kc.dtype.element_ty), mask=both)
+        tl.store(kc + slot + e[None, :], x1.to(kc.dtype.element_ty), mask=both)
+        tl.store(kc + slot + half + e[None, :], x2.to(kc.dtype.element_ty), mask=both)
     else:
-        at = ((rows[:, None] * HKV + (j - H - HKV)) * S_MAX + p[:, None]) * DH + d[None, :]
-        tl.store(vc + at, x.to(vc.dtype.element_ty), mask=both)
+        tl.store(vc + slot + e[None, :], x1.to(vc.dtype.element_ty), mask=both)
+        tl.store(vc + slot + half + e[None, :], x2.to(vc.dtype.element_ty), mask=both)
 
 
 def qkv_rope_cache(y, n_heads, n_kv, bias, lora, index, cos, sin, kc, vc, pos, q_norm=None, k_norm=None):
     B, Dh = y.shape[0], kc.shape[-1]
     q = torch.empty(B, n_heads, Dh, device=y.device, dtype=y.dtype)
-    proj, flags = _lora_args(lora, index, y, bias)
+    proj, spans, flags = _lora_args(lora, index, y, bias, 3)
     qn_w, eps = q_norm if q_norm is not None else (y, 0.0)
     kn_w = k_norm[0] if k_norm is not None else y
     _qkv_kernel[(triton.cdiv(B, flags["BM"]), n_heads + 2 * n_kv)](
-        y, y.stride(0), *proj, cos.contiguous(), sin.contiguous(), kc, vc, pos, q, qn_w, kn_w, eps, B,
-        n_heads, n_kv, kc.shape[2], DH=Dh, BLOCK_D=max(16, next_pow2(Dh)), **flags,
+        y, y.stride(0), *proj, *spans, cos.contiguous(), sin.contiguous(), kc, vc, pos, q, qn_w, kn_w, eps, B,
+        n_heads, n_kv, kc.shape[2], DH=Dh, BLOCK_H=max(16, next_pow2(Dh // 2)), **flags,
         QK_NORM=q_norm is not None,
     )  # fmt: skip
     return q
@@ -180,10 +196,10 @@ EXPAND_COLUMNS = 64  # columns an expansion program covers (o, down: 4096 output
 def _expand(y, n: int, lora, index) -> None:
     """y[:, :n] += each row's adapter's expansion (times DoRA's scale), in place: one product per block of
     ROWS rows and EXPAND_COLUMNS columns."""
-    proj, flags = _lora_args(lora, index, y, None)
+    proj, spans, flags = _lora_args(lora, index, y, None, 1)
     B = y.shape[0]
     _expand_kernel[(triton.cdiv(B, flags["BM"]), triton.cdiv(n, EXPAND_COLUMNS))](
-        y, y.stride(0), *proj, n, B, BN=EXPAND_COLUMNS, **flags
+        y, y.stride(0), *proj, *spans, n, B, BN=EXPAND_COLUMNS, **flags
     )
 
 
@@ -227,7 +243,8 @@ def rms_norm(x, weight, eps: float):
 
 
 @triton.jit
-def _swiglu_kernel(y, stride_y, bias, Bt, owner, M, index, R, keep, out, F, B, BLOCK_N: tl.constexpr,
+def _swiglu_kernel(y, stride_y, bias, Bt, owner, M, index, g_off, g_len, u_off, u_len, keep, out, F, B,
+                   BLOCK_N: tl.constexpr,
                    HAS_BIAS: tl.constexpr, HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr,
                    BM: tl.constexpr, IEEE: tl.constexpr, HAS_KEEP: tl.constexpr):  # fmt: skip
     rows = tl.program_id(0) * BM + tl.arange(0, BM)
@@ -236,10 +253,10 @@ def _swiglu_kernel(y, stride_y, bias, Bt, owner, M, index, R, keep, out, F, B, B
     both = rmask[:, None] & cmask[None, :]
     idx = _adapters_of(index, rows, rmask, HAS_LORA)
     n = 2 * F
-    gate = _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS, HAS_LORA,
-                    HAS_M, BLOCK_R, IEEE)  # fmt: skip
-    up = _project(y, stride_y, n, rows, rmask, F + cols, cmask, bias, Bt, owner, M, idx, R, HAS_BIAS,
-                  HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
+    gate = _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, g_off, g_len, HAS_BIAS,
+                    HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
+    up = _project(y, stride_y, n, rows, rmask, F + cols, cmask, bias, Bt, owner, M, idx, u_off, u_len,
+                  HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
     act = gate / (1.0 + tl.exp(-gate)) * up
     if HAS_KEEP:
         act *= tl.load(keep + rows[:, None] * F + cols[None, :], mask=both, other=0.0).to(tl.float32)
@@ -252,10 +269,10 @@ SWIGLU_COLUMNS = (1024, 128)  # columns a SwiGLU program covers: one row, or (ad
 def swiglu(y, d_ff: int, bias, lora, index, keep):
     B = y.shape[0]
     out = torch.empty(B, d_ff, device=y.device, dtype=y.dtype)
-    proj, flags = _lora_args(lora, index, y, bias)
+    proj, spans, flags = _lora_args(lora, index, y, bias, 2)
     block = min(SWIGLU_COLUMNS[lora is not None], max(16, next_pow2(d_ff)))
     _swiglu_kernel[(triton.cdiv(B, flags["BM"]), triton.cdiv(d_ff, block))](
-        y, y.stride(0), *proj, keep if keep is not None else y, out, d_ff, B, BLOCK_N=block, **flags,
+        y, y.stride(0), *proj, *spans, keep if keep is not None else y, out, d_ff, B, BLOCK_N=block, **flags,
         HAS_KEEP=keep is not None,
     )  # fmt: skip
     return out

@@ -6,7 +6,8 @@ ones. Here the packed matrix IS the model's weight: it is allocated once, the me
 and each member nn.Linear's weight becomes a view of its rows, so the model (prefill, the dynamic path,
 analysis) reads the very same memory and nothing is held twice.
 
-Each loaded adapter's lora_A matrices of the group's members are stacked under the base rows, so the same
+Each loaded adapter's lora_A matrices of the group's members are stacked under the base rows (member by
+member: all adapters' q ranks, then their k ranks, ...; a member's columns read only its own), so the same
 product also computes every adapter's low-rank input h = x A^T (S-LoRA's stacked A, folded into the base
 product): an adapter costs a decode step a few more rows to read, not another kernel. fused.py expands h
 with lora_B, per row. The base-only step multiplies by the base rows alone (`weight(False)`), a row slice
@@ -57,7 +58,7 @@ class Group:
             mod = getattr(self.parent, name)
             if isinstance(mod, MultiLoraLinear):
                 loras += [(lo.number, i, lo) for lo in mod.loras.values()]
-        for _, i, lo in sorted(loras, key=lambda t: (t[0], t[1])):
+        for _, i, lo in sorted(loras, key=lambda t: (t[1], t[0])):  # member by member: a member's ranks adjoin
             A.append(lo.A)
             blocks.append((i, offsets[i], lo))
         R = sum(a.shape[0] for a in A)
@@ -86,7 +87,11 @@ class Group:
             if lo.mag_norm_scale is not None:
                 M[lo.number, off : off + size] = lo.mag_norm_scale
             col += r
-        return Lora(Bt, owner, M)
+        spans = []
+        for i in range(len(self.names)):
+            first = sum(lo.A.shape[0] for j, _, lo in blocks if j < i)
+            spans.append((first, sum(lo.A.shape[0] for j, _, lo in blocks if j == i)))
+        return Lora(Bt, owner, M, tuple(spans))
 
     def weight(self, lora: bool) -> torch.Tensor:
         """The matrix a step multiplies by: base rows only, or with the adapters' stacked lora_A rows."""

@@ -22,15 +22,25 @@ def gen(seed=0):
     return lambda *shape: torch.randn(*shape, generator=g).to(DEV)
 
 
-def adapters(n: int, r=(4, 30), dora=True, seed=1):  # 34 ranks: two rank tiles
-    """Two adapters' expansion over n outputs: ranks r, the second one DoRA; rows use base, 1, 2."""
+def adapters(sizes: list[int], r=(4, 30), dora=True, seed=1):
+    """Two adapters (ranks r, the second one DoRA) on a packed projection of members `sizes` (q, k, v;
+    gate, up; or one), stacked as packed.py stacks them: member by member, each member's ranks reaching
+    only its own columns. Returns (Lora, R)."""
     t = gen(seed)
-    R = sum(r)
-    owner = torch.tensor([1] * r[0] + [2] * r[1], device=DEV)
+    n, R = sum(sizes), len(sizes) * sum(r)
+    Bt = torch.zeros(R, n, device=DEV)
+    owner, spans, row, col = [], [], 0, 0
+    for size in sizes:
+        spans.append((row, sum(r)))
+        for number, rank in enumerate(r, start=1):
+            Bt[row : row + rank, col : col + size] = 0.2 * t(rank, size)
+            owner += [number] * rank
+            row += rank
+        col += size
     M = torch.ones(3, n, device=DEV)
     if dora:
         M[2] = 1 + 0.1 * t(n)
-    return fused.Lora(0.2 * t(R, n), owner, M if dora else None), R
+    return fused.Lora(Bt, torch.tensor(owner, device=DEV), M if dora else None, tuple(spans)), R
 
 
 def index(rows: int) -> torch.Tensor:  # rows run base, adapter 1, adapter 2, base, ...
@@ -44,7 +54,7 @@ def index(rows: int) -> torch.Tensor:  # rows run base, adapter 1, adapter 2, ba
 def test_qkv_rope_cache_kernel_equals_fused(rows, with_lora, bias, qk_norm):
     t = gen()
     n = (H + 2 * HKV) * DH
-    lora, R = adapters(n) if with_lora else (None, 0)
+    lora, R = adapters([H * DH, HKV * DH, HKV * DH]) if with_lora else (None, 0)
     y = t(rows, n + R)
     b = t(n) if bias else None
     angle = t(rows, DH // 2)
@@ -78,7 +88,7 @@ def test_split_attention_kernel_equals_fused(S):
 @pytest.mark.parametrize("bias", [False, True])
 def test_add_rms_norm_kernel_equals_fused(rows, with_lora, bias):
     t = gen(3)
-    lora, R = adapters(D) if with_lora else (None, 0)
+    lora, R = adapters([D]) if with_lora else (None, 0)
     x, y, w = t(rows, D), t(rows, D + R), 1 + 0.1 * t(D)
     b = t(D) if bias else None
     ix = index(rows) if lora else None
@@ -94,7 +104,7 @@ def test_add_rms_norm_kernel_equals_fused(rows, with_lora, bias):
 @pytest.mark.parametrize("keep", [False, True])
 def test_swiglu_kernel_equals_fused(rows, with_lora, keep):
     t = gen(4)
-    lora, R = adapters(2 * FF) if with_lora else (None, 0)
+    lora, R = adapters([FF, FF]) if with_lora else (None, 0)
     y = t(rows, 2 * FF + R)
     k = (t(rows, FF) > 0).float() if keep else None
     ix = index(rows) if lora else None
