@@ -1,185 +1,158 @@
 """fused.py's functions as Triton kernels, for the CUDA decode step (slots.py).
 
 Same signatures and the same math as fused.py (which tests/test_kernels.py holds these to: compiled on a
-GPU, in Triton's interpreter on a CPU), fp32 inside each kernel:
-- qkv_rope_cache: one program per (row block, head) of q|k|v: the adapters' expansion, bias, per-head
-  norm, rotary, and k/v stored straight into each row's slot (vLLM's "reshape_and_cache" folded in);
+GPU, in Triton's interpreter on a CPU), fp32 inside each kernel, one row a program:
+- qkv_rope_cache: one program per (row, head) of q|k|v: the adapters' delta, bias, per-head norm, rotary
+  (a head's two halves, which rotary pairs), and k/v stored straight into the row's slot (vLLM's
+  "reshape_and_cache" folded in);
 - attend: flash-decoding on tensor cores, in its own file (decode_attention.py);
 - add_rms_norm: residual add (rounded to the model's dtype, as the model stores its residual stream), then
-  RMSNorm, one program a row; with adapters, their expansion runs first, in place (`_expand_kernel`);
-- swiglu: silu(gate) * up * keep, blocks of (rows, columns).
-
-Adapters (bench/gpu/README.md: what they cost). The product's stacked lora_A rows already gave each row
-h = x A^T (packed.py); the expansion h Bt is a tensor-core product per block of BM = 16 rows (Punica's
-SGMV idea: each lora_B tile read once per row block, not once per row), computed inside the glue kernel
-that consumes the projection (q|k|v, gate|up: columns are independent there), or, for o and down, whose
-glue normalises whole rows, by one small kernel before it. No load waits for a row's adapter number:
-h, Bt and the owners are read together and a row's foreign ranks multiplied by zero, so the expansion
-costs one memory round trip, not three. Without adapters a program holds one row (BM = 1).
+  RMSNorm;
+- swiglu: silu(gate) * up * keep, blocks of columns;
+- lora_delta: each row's adapter delta for one projection: h = x A^T (a cuBLAS product over the stacked
+  lora_A), then one tensor-core product per block of 16 rows (`_expand_kernel`: each lora_B tile read
+  once per row block, Punica's SGMV idea), each row keeping its own adapter's ranks. slots.py runs it on a
+  second stream while the base product runs, so the glue only adds a ready delta.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 import triton
 import triton.language as tl
 
 from .decode_attention import attend, next_pow2  # noqa: F401  (attend: the step's `fn.attend`)
+from .fused import Adapted
 
 RANK_TILE: tl.constexpr = tl.constexpr(16)  # adapter ranks one tensor-core product takes
-ROWS = 16  # rows a program holds when adapters run (a tensor-core product's smallest M)
+ROWS = 16  # rows an expansion program holds (a tensor-core product's smallest M)
+EXPAND_COLUMNS = 128  # columns an expansion program covers
 
 
 @triton.jit
-def _delta(y, stride_y, n, rows, rmask, cols, cmask, Bt, owner, idx, r_off, r_len, BLOCK_R: tl.constexpr,
-           IEEE: tl.constexpr):  # fmt: skip
-    """Each row's own adapter's expansion at columns `cols` [BN] (of one member) of rows `rows` [BM]: sum
-    over the member's ranks r in [r_off, r_off + r_len) of h[row, r] Bt[r, cols] where owner[r] ==
-    idx[row] (base rows, idx 0, own no rank). [BM, BN] fp32."""
-    acc = tl.zeros([rows.shape[0], cols.shape[0]], dtype=tl.float32)
-    for r0 in tl.static_range(0, BLOCK_R, RANK_TILE):  # unrolled: every load in flight together
-        k = r0 + tl.arange(0, RANK_TILE)
-        inside = k < r_len
-        r = r_off + k
-        own = tl.load(owner + r, mask=inside, other=-1)
-        h = tl.load(y + rows[:, None] * stride_y + n + r[None, :], mask=rmask[:, None] & inside[None, :], other=0.0)
-        h = tl.where(idx[:, None] == own[None, :], h, tl.zeros_like(h))
-        bt = tl.load(Bt + r[:, None] * n + cols[None, :], mask=inside[:, None] & cmask[None, :], other=0.0)
-        if IEEE:  # an fp32 model: full-precision products, not TF32
-            acc += tl.dot(h.to(tl.float32), bt.to(tl.float32), input_precision="ieee")
-        else:
-            acc += tl.dot(h.to(bt.dtype), bt)
-    return acc
-
-
-@triton.jit
-def _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, r_off, r_len,
-             HAS_BIAS: tl.constexpr, HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr,
-             IEEE: tl.constexpr):  # fmt: skip
-    """fused.project at columns `cols` (of one member) of rows `rows`: [BM, BN] fp32."""
-    both = rmask[:, None] & cmask[None, :]
-    out = tl.load(y + rows[:, None] * stride_y + cols[None, :], mask=both, other=0.0).to(tl.float32)
-    if HAS_LORA:
-        out += _delta(y, stride_y, n, rows, rmask, cols, cmask, Bt, owner, idx, r_off, r_len, BLOCK_R, IEEE)
-        if HAS_M:
-            out *= tl.load(M + idx[:, None] * n + cols[None, :], mask=both, other=1.0).to(tl.float32)
-    if HAS_BIAS:
-        out += tl.load(bias + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
-    return out
-
-
-@triton.jit
-def _adapters_of(index, rows, rmask, HAS_LORA: tl.constexpr):
-    """[BM] each row's adapter number (0 = base)."""
-    if HAS_LORA:
-        return tl.load(index + rows, mask=rmask, other=0)
-    else:
-        return rows * 0
-
-
-def _lora_args(lora, index, y, bias, members: int):
-    """The projection's pointers (bias, Bt, owner, M, index), each member's rank span (first, count: plain
-    ints, fixed in a captured graph; packing again drops the graphs) and the constexpr flags every glue
-    kernel takes (BM: rows a program holds); dummies (never read) where there is no bias or no adapter."""
-    flags = dict(HAS_BIAS=bias is not None, HAS_LORA=lora is not None, HAS_M=False, BLOCK_R=16, BM=1,
-                 IEEE=y.dtype == torch.float32)  # fmt: skip
-    b = bias if bias is not None else y
-    if lora is None:
-        return (b, y, y, y, y), (0,) * (2 * members), flags
-    spans = lora.spans or ((0, lora.owner.numel()),) * members
-    assert len(spans) == members, f"{len(spans)} rank spans for {members} members"
-    flags.update(HAS_M=lora.M is not None, BLOCK_R=max(16, next_pow2(max(c for _, c in spans))), BM=ROWS)
-    M = lora.M if lora.M is not None else y
-    return (b, lora.Bt, lora.owner, M, index), tuple(v for span in spans for v in span), flags
-
-
-@triton.jit
-def _expand_kernel(y, stride_y, bias, Bt, owner, M, index, r_off, r_len, n, B, BN: tl.constexpr,
-                   HAS_BIAS: tl.constexpr, HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr,
-                   BM: tl.constexpr, IEEE: tl.constexpr):  # fmt: skip
-    """y[:, :n] = fused.project(y, n, None, lora, index), in place, for a block of rows and columns."""
+def _expand_kernel(h, stride_h, Bt, owner, index, out, n, R, B, BM: tl.constexpr, BN: tl.constexpr,
+                   BLOCK_R: tl.constexpr, IEEE: tl.constexpr):  # fmt: skip
+    """out[rows, cols] = sum over ranks r of h[row, r] Bt[r, cols] where owner[r] == index[row] (base rows,
+    index 0, own no rank), fp32. Every load is issued at once: none waits for a row's adapter number."""
     rows = tl.program_id(0) * BM + tl.arange(0, BM)
     cols = tl.program_id(1) * BN + tl.arange(0, BN)
     rmask, cmask = rows < B, cols < n
-    idx = _adapters_of(index, rows, rmask, HAS_LORA)
-    out = _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, r_off, r_len, False,
-                   HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
-    tl.store(y + rows[:, None] * stride_y + cols[None, :], out.to(y.dtype.element_ty),
-             mask=rmask[:, None] & cmask[None, :])  # fmt: skip
+    idx = tl.load(index + rows, mask=rmask, other=0)
+    acc = tl.zeros([BM, BN], dtype=tl.float32)
+    for r0 in tl.static_range(0, BLOCK_R, RANK_TILE):  # unrolled: every load in flight together
+        r = r0 + tl.arange(0, RANK_TILE)
+        inside = r < R
+        own = tl.load(owner + r, mask=inside, other=-1)
+        hv = tl.load(h + rows[:, None] * stride_h + r[None, :], mask=rmask[:, None] & inside[None, :], other=0.0)
+        hv = tl.where(idx[:, None] == own[None, :], hv, tl.zeros_like(hv))
+        bt = tl.load(Bt + r[:, None] * n + cols[None, :], mask=inside[:, None] & cmask[None, :], other=0.0)
+        if IEEE:  # an fp32 model: full-precision products, not TF32
+            acc += tl.dot(hv.to(tl.float32), bt.to(tl.float32), input_precision="ieee")
+        else:
+            acc += tl.dot(hv.to(bt.dtype), bt)
+    tl.store(out + rows[:, None] * n + cols[None, :], acc, mask=rmask[:, None] & cmask[None, :])
+
+
+def lora_delta(x, lora, index, out=None) -> Adapted:
+    B, n = x.shape[0], lora.Bt.shape[1]
+    h = F.linear(x, lora.A)  # [B, R]
+    if out is None:
+        out = torch.empty(B, n, device=x.device, dtype=torch.float32)
+    R = lora.owner.numel()
+    _expand_kernel[(triton.cdiv(B, ROWS), triton.cdiv(n, EXPAND_COLUMNS))](
+        h, h.stride(0), lora.Bt, lora.owner, index, out, n, R, B, BM=ROWS, BN=EXPAND_COLUMNS,
+        BLOCK_R=max(16, next_pow2(R)), IEEE=x.dtype == torch.float32,
+    )  # fmt: skip
+    return Adapted(out, lora.M)
 
 
 @triton.jit
-def _qkv_kernel(y, stride_y, bias, Bt, owner, M, index, q_off, q_len, k_off, k_len, v_off, v_len, cos, sin, kc,
-                vc, pos, q_out, qn_w, kn_w, eps, B, H, HKV, S_MAX, DH: tl.constexpr, BLOCK_H: tl.constexpr,
-                HAS_BIAS: tl.constexpr, HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr,
-                BM: tl.constexpr, IEEE: tl.constexpr, QK_NORM: tl.constexpr):  # fmt: skip
-    """A head's two halves (rotary pairs column d with d + Dh/2) for a block of rows: each half's columns
-    and its adapter ranks are read once."""
-    rows = tl.program_id(0) * BM + tl.arange(0, BM)
+def _project(y, stride_y, b, cols, cmask, bias, delta, stride_d, M, index, HAS_BIAS: tl.constexpr,
+             HAS_DELTA: tl.constexpr, HAS_M: tl.constexpr):  # fmt: skip
+    """fused.project at columns `cols` of row b, fp32. The delta's load goes out with y's."""
+    out = tl.load(y + b * stride_y + cols, mask=cmask, other=0.0).to(tl.float32)
+    if HAS_DELTA:
+        out += tl.load(delta + b * stride_d + cols, mask=cmask, other=0.0)
+        if HAS_M:
+            n = stride_d
+            out *= tl.load(M + tl.load(index + b) * n + cols, mask=cmask, other=1.0).to(tl.float32)
+    if HAS_BIAS:
+        out += tl.load(bias + cols, mask=cmask, other=0.0).to(tl.float32)
+    return out
+
+
+def _adapter_args(adapted, index, y, bias):
+    """The projection's pointers (bias, delta, its row stride, M, index) and constexpr flags for every glue
+    kernel; dummies (never read) where there is no bias or no adapter."""
+    flags = dict(HAS_BIAS=bias is not None, HAS_DELTA=adapted is not None, HAS_M=False)
+    b = bias if bias is not None else y
+    if adapted is None:
+        return (b, y, 0, y, y), flags
+    d = adapted.delta
+    assert d.dtype == torch.float32 and d.stride(1) == 1 and d.stride(0) == d.shape[1], "delta: [B, N] fp32"
+    flags["HAS_M"] = adapted.M is not None
+    return (b, d, d.stride(0), adapted.M if adapted.M is not None else y, index), flags
+
+
+@triton.jit
+def _qkv_kernel(y, stride_y, bias, delta, stride_d, M, index, cos, sin, kc, vc, pos, q_out, qn_w, kn_w, eps, H,
+                HKV, S_MAX, DH: tl.constexpr, BLOCK_H: tl.constexpr, HAS_BIAS: tl.constexpr,
+                HAS_DELTA: tl.constexpr, HAS_M: tl.constexpr, QK_NORM: tl.constexpr):  # fmt: skip
+    b = tl.program_id(0)
     j = tl.program_id(1)  # head: q heads [0, H), k heads [H, H + HKV), v heads after
-    rmask = rows < B
-    n = (H + 2 * HKV) * DH
     half: tl.constexpr = DH // 2
-    is_q, is_k = j < H, (j >= H) & (j < H + HKV)
-    r_off = tl.where(is_q, q_off, tl.where(is_k, k_off, v_off))
-    r_len = tl.where(is_q, q_len, tl.where(is_k, k_len, v_len))
-    idx = _adapters_of(index, rows, rmask, HAS_LORA)
-    e = tl.arange(0, BLOCK_H)
+    e = tl.arange(0, BLOCK_H)  # a column of the head's first half; e + half: its rotary partner
     emask = e < half
-    both = rmask[:, None] & emask[None, :]
-    x1 = _project(y, stride_y, n, rows, rmask, j * DH + e, emask, bias, Bt, owner, M, idx, r_off, r_len,
-                  HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
-    x2 = _project(y, stride_y, n, rows, rmask, j * DH + half + e, emask, bias, Bt, owner, M, idx, r_off, r_len,
-                  HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
+    x1 = _project(y, stride_y, b, j * DH + e, emask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA, HAS_M)
+    x2 = _project(y, stride_y, b, j * DH + half + e, emask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA,
+                  HAS_M)  # fmt: skip
     if j < H + HKV:  # q or k: norm (Qwen-3), then rotary
         if QK_NORM:
             w_ptr = qn_w if j < H else kn_w
-            rstd = 1.0 / tl.sqrt((tl.sum(x1 * x1, axis=1) + tl.sum(x2 * x2, axis=1)) / DH + eps)
-            x1 = x1 * rstd[:, None] * tl.load(w_ptr + e, mask=emask, other=0.0).to(tl.float32)[None, :]
-            x2 = x2 * rstd[:, None] * tl.load(w_ptr + half + e, mask=emask, other=0.0).to(tl.float32)[None, :]
-        at = rows[:, None] * DH + e[None, :]
-        c1 = tl.load(cos + at, mask=both, other=0.0).to(tl.float32)
-        c2 = tl.load(cos + at + half, mask=both, other=0.0).to(tl.float32)
-        s1 = tl.load(sin + at, mask=both, other=0.0).to(tl.float32)
-        s2 = tl.load(sin + at + half, mask=both, other=0.0).to(tl.float32)
+            rstd = 1.0 / tl.sqrt((tl.sum(x1 * x1, axis=0) + tl.sum(x2 * x2, axis=0)) / DH + eps)
+            x1 = x1 * rstd * tl.load(w_ptr + e, mask=emask, other=0.0).to(tl.float32)
+            x2 = x2 * rstd * tl.load(w_ptr + half + e, mask=emask, other=0.0).to(tl.float32)
+        c1 = tl.load(cos + b * DH + e, mask=emask, other=0.0).to(tl.float32)
+        c2 = tl.load(cos + b * DH + half + e, mask=emask, other=0.0).to(tl.float32)
+        s1 = tl.load(sin + b * DH + e, mask=emask, other=0.0).to(tl.float32)
+        s2 = tl.load(sin + b * DH + half + e, mask=emask, other=0.0).to(tl.float32)
         x1, x2 = x1 * c1 - x2 * s1, x2 * c2 + x1 * s2
-    p = tl.load(pos + rows, mask=rmask, other=0)
-    slot = ((rows[:, None] * HKV + tl.where(j < H + HKV, j - H, j - H - HKV)) * S_MAX + p[:, None]) * DH
+    p = tl.load(pos + b)
+    slot = ((b * HKV + tl.where(j < H + HKV, j - H, j - H - HKV)) * S_MAX + p) * DH
     if j < H:
-        at = (rows[:, None] * H + j) * DH + e[None, :]
-        tl.store(q_out + at, x1.to(q_out.dtype.element_ty), mask=both)
-        tl.store(q_out + at + half, x2.to(q_out.dtype.element_ty), mask=both)
+        at = (b * H + j) * DH
+        tl.store(q_out + at + e, x1.to(q_out.dtype.element_ty), mask=emask)
+        tl.store(q_out + at + half + e, x2.to(q_out.dtype.element_ty), mask=emask)
     elif j < H + HKV:
-        tl.store(kc + slot + e[None, :], x1.to(kc.dtype.element_ty), mask=both)
-        tl.store(kc + slot + half + e[None, :], x2.to(kc.dtype.element_ty), mask=both)
+        tl.store(kc + slot + e, x1.to(kc.dtype.element_ty), mask=emask)
+        tl.store(kc + slot + half + e, x2.to(kc.dtype.element_ty), mask=emask)
     else:
-        tl.store(vc + slot + e[None, :], x1.to(vc.dtype.element_ty), mask=both)
-        tl.store(vc + slot + half + e[None, :], x2.to(vc.dtype.element_ty), mask=both)
+        tl.store(vc + slot + e, x1.to(vc.dtype.element_ty), mask=emask)
+        tl.store(vc + slot + half + e, x2.to(vc.dtype.element_ty), mask=emask)
 
 
-def qkv_rope_cache(y, n_heads, n_kv, bias, lora, index, cos, sin, kc, vc, pos, q_norm=None, k_norm=None):
+def qkv_rope_cache(y, n_heads, n_kv, bias, adapted, index, cos, sin, kc, vc, pos, q_norm=None, k_norm=None):
     B, Dh = y.shape[0], kc.shape[-1]
     q = torch.empty(B, n_heads, Dh, device=y.device, dtype=y.dtype)
-    proj, spans, flags = _lora_args(lora, index, y, bias, 3)
+    proj, flags = _adapter_args(adapted, index, y, bias)
     qn_w, eps = q_norm if q_norm is not None else (y, 0.0)
     kn_w = k_norm[0] if k_norm is not None else y
-    _qkv_kernel[(triton.cdiv(B, flags["BM"]), n_heads + 2 * n_kv)](
-        y, y.stride(0), *proj, *spans, cos.contiguous(), sin.contiguous(), kc, vc, pos, q, qn_w, kn_w, eps, B,
-        n_heads, n_kv, kc.shape[2], DH=Dh, BLOCK_H=max(16, next_pow2(Dh // 2)), **flags,
-        QK_NORM=q_norm is not None,
+    _qkv_kernel[(B, n_heads + 2 * n_kv)](
+        y, y.stride(0), *proj, cos.contiguous(), sin.contiguous(), kc, vc, pos, q, qn_w, kn_w, eps, n_heads,
+        n_kv, kc.shape[2], DH=Dh, BLOCK_H=next_pow2(Dh // 2), **flags, QK_NORM=q_norm is not None,
     )  # fmt: skip
     return q
 
 
 @triton.jit
-def _add_rms_kernel(x, y, stride_y, bias, w, x_out, h_out, eps, D, BLOCK_N: tl.constexpr, HAS_BIAS: tl.constexpr):
-    """One program a row: the residual add (adapters already expanded into y), then RMSNorm."""
+def _add_rms_kernel(x, y, stride_y, bias, delta, stride_d, M, index, w, x_out, h_out, eps, D, BLOCK_N: tl.constexpr,
+                    HAS_BIAS: tl.constexpr, HAS_DELTA: tl.constexpr, HAS_M: tl.constexpr):  # fmt: skip
+    """One program a row: the residual add, then RMSNorm."""
     b = tl.program_id(0)
     cols = tl.arange(0, BLOCK_N)
     cmask = cols < D
-    out = tl.load(y + b * stride_y + cols, mask=cmask, other=0.0).to(tl.float32)
-    if HAS_BIAS:
-        out += tl.load(bias + cols, mask=cmask, other=0.0).to(tl.float32)
+    out = _project(y, stride_y, b, cols, cmask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA, HAS_M)
     xn = tl.load(x + b * D + cols, mask=cmask, other=0.0).to(tl.float32) + out
     xn = xn.to(x_out.dtype.element_ty)  # the model keeps its residual stream in its dtype
     tl.store(x_out + b * D + cols, xn, mask=cmask)
@@ -190,28 +163,14 @@ def _add_rms_kernel(x, y, stride_y, bias, w, x_out, h_out, eps, D, BLOCK_N: tl.c
     tl.store(h_out + b * D + cols, hv.to(h_out.dtype.element_ty), mask=cmask)
 
 
-EXPAND_COLUMNS = 64  # columns an expansion program covers (o, down: 4096 outputs, 64 programs a row block)
-
-
-def _expand(y, n: int, lora, index) -> None:
-    """y[:, :n] += each row's adapter's expansion (times DoRA's scale), in place: one product per block of
-    ROWS rows and EXPAND_COLUMNS columns."""
-    proj, spans, flags = _lora_args(lora, index, y, None, 1)
-    B = y.shape[0]
-    _expand_kernel[(triton.cdiv(B, flags["BM"]), triton.cdiv(n, EXPAND_COLUMNS))](
-        y, y.stride(0), *proj, *spans, n, B, BN=EXPAND_COLUMNS, **flags
-    )
-
-
-def add_rms_norm(x, y, bias, lora, index, weight, eps: float):
+def add_rms_norm(x, y, bias, adapted, index, weight, eps: float):
     B, D = x.shape
-    if lora is not None:  # y is the product's own output, a temporary: expanded in place
-        _expand(y, D, lora, index)
     x_out, h = torch.empty_like(x), torch.empty_like(x)
+    proj, flags = _adapter_args(adapted, index, y, bias)
     block = next_pow2(D)
     _add_rms_kernel[(B,)](
-        x, y, y.stride(0), bias if bias is not None else y, weight, x_out, h, eps, D, BLOCK_N=block,
-        HAS_BIAS=bias is not None, num_warps=8 if block <= 8192 else 16,
+        x, y, y.stride(0), *proj, weight, x_out, h, eps, D, BLOCK_N=block, **flags,
+        num_warps=8 if block <= 8192 else 16,
     )  # fmt: skip
     return x_out, h
 
@@ -243,36 +202,26 @@ def rms_norm(x, weight, eps: float):
 
 
 @triton.jit
-def _swiglu_kernel(y, stride_y, bias, Bt, owner, M, index, g_off, g_len, u_off, u_len, keep, out, F, B,
-                   BLOCK_N: tl.constexpr,
-                   HAS_BIAS: tl.constexpr, HAS_LORA: tl.constexpr, HAS_M: tl.constexpr, BLOCK_R: tl.constexpr,
-                   BM: tl.constexpr, IEEE: tl.constexpr, HAS_KEEP: tl.constexpr):  # fmt: skip
-    rows = tl.program_id(0) * BM + tl.arange(0, BM)
+def _swiglu_kernel(y, stride_y, bias, delta, stride_d, M, index, keep, out, F, BLOCK_N: tl.constexpr,
+                   HAS_BIAS: tl.constexpr, HAS_DELTA: tl.constexpr, HAS_M: tl.constexpr, HAS_KEEP: tl.constexpr):  # fmt: skip
+    b = tl.program_id(0)
     cols = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
-    rmask, cmask = rows < B, cols < F
-    both = rmask[:, None] & cmask[None, :]
-    idx = _adapters_of(index, rows, rmask, HAS_LORA)
-    n = 2 * F
-    gate = _project(y, stride_y, n, rows, rmask, cols, cmask, bias, Bt, owner, M, idx, g_off, g_len, HAS_BIAS,
-                    HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
-    up = _project(y, stride_y, n, rows, rmask, F + cols, cmask, bias, Bt, owner, M, idx, u_off, u_len,
-                  HAS_BIAS, HAS_LORA, HAS_M, BLOCK_R, IEEE)  # fmt: skip
+    cmask = cols < F
+    gate = _project(y, stride_y, b, cols, cmask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA, HAS_M)
+    up = _project(y, stride_y, b, F + cols, cmask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA, HAS_M)
     act = gate / (1.0 + tl.exp(-gate)) * up
     if HAS_KEEP:
-        act *= tl.load(keep + rows[:, None] * F + cols[None, :], mask=both, other=0.0).to(tl.float32)
-    tl.store(out + rows[:, None] * F + cols[None, :], act.to(out.dtype.element_ty), mask=both)
+        act *= tl.load(keep + b * F + cols, mask=cmask, other=0.0).to(tl.float32)
+    tl.store(out + b * F + cols, act.to(out.dtype.element_ty), mask=cmask)
 
 
-SWIGLU_COLUMNS = (1024, 128)  # columns a SwiGLU program covers: one row, or (adapters) a block of ROWS rows
-
-
-def swiglu(y, d_ff: int, bias, lora, index, keep):
+def swiglu(y, d_ff: int, bias, adapted, index, keep):
     B = y.shape[0]
     out = torch.empty(B, d_ff, device=y.device, dtype=y.dtype)
-    proj, spans, flags = _lora_args(lora, index, y, bias, 2)
-    block = min(SWIGLU_COLUMNS[lora is not None], max(16, next_pow2(d_ff)))
-    _swiglu_kernel[(triton.cdiv(B, flags["BM"]), triton.cdiv(d_ff, block))](
-        y, y.stride(0), *proj, *spans, keep if keep is not None else y, out, d_ff, B, BLOCK_N=block, **flags,
+    proj, flags = _adapter_args(adapted, index, y, bias)
+    block = min(1024, next_pow2(d_ff))
+    _swiglu_kernel[(B, triton.cdiv(d_ff, block))](
+        y, y.stride(0), *proj, keep if keep is not None else y, out, d_ff, BLOCK_N=block, **flags,
         HAS_KEEP=keep is not None,
     )  # fmt: skip
     return out
