@@ -76,6 +76,7 @@ class SlotDecoder:
     rows of a prefilled Batch, step() one token per row (rows in join order), keep() the ones that go on."""
 
     S_FLOOR = 64  # smallest column bucket: fewer, larger graphs
+    SIDE_PRIORITY = 0  # the adapters' stream's CUDA priority (lower = sooner; the step's own stream: 0)
 
     def __init__(self, engine: Engine, slots: int, max_len: int, graphs: bool | None = None, functions=None):
         """`functions`: the glue's module (fused, or kernels); by default kernels on CUDA, fused elsewhere."""
@@ -111,7 +112,7 @@ class SlotDecoder:
         self.packed = Packed(loaded.layers)
         # adapters' deltas: one fp32 buffer per projection kind (reused layer after layer), computed on a
         # second stream while the base product runs (CUDA), then added by the glue
-        self.side = torch.cuda.Stream(dev) if dev.type == "cuda" else None
+        self.side = torch.cuda.Stream(dev, priority=self.SIDE_PRIORITY) if dev.type == "cuda" else None
         g = self.packed.layers[0] if self.packed.layers else ()
         self.deltas = [torch.zeros(self.N, grp.n, device=dev, dtype=torch.float32) for grp in g]
         self.d_ff = loaded.ffn(0).d_ff
