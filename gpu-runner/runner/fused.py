@@ -1,17 +1,19 @@
 """The decode step's glue between its matrix products (slots.py), written once in PyTorch.
 
 A decode step of a Llama-shaped layer is four matrix products over packed weights (packed.py: q|k|v,
-o, gate|up, down, each followed by the stacked lora_A rows of the loaded adapters) and, between them, the
-glue written here: the adapters' expansion and the bias, rotary, the KV-cache write, attention over each
+o, gate|up, down) and, between them, the glue written here: the adapters' delta and the bias, rotary, the KV-cache write, attention over each
 row's slot, the residual add with the next RMSNorm, and SwiGLU with each row's FFN keep-mask. On CPU these
 functions are the step (the tests prove the step equal to Hugging Face's modules and to the growing
 cache); on CUDA, kernels.py computes the same functions with one Triton kernel each (two for attention),
 so a layer launches ten kernels instead of the ~40 small ones this code launches op by op.
 
-Shapes: B rows; a projection's output y [B, N + R]: N outputs, then R stacked lora_A products h. A row's
-adapter (index [B], 0 = base) keeps only its own ranks of h (owner [R]: each rank's adapter number); the
-expansion Bt [R, N] has lora_B times its scaling in those rows (transposed: each rank's outputs contiguous); DoRA multiplies a row's outputs by its
-adapter's magnitude scale (M [adapters + 1, N], ones for base and plain LoRA).
+Adapters (LoRA, DoRA) ride beside the products, not inside them: a projection's input x gives each row
+its own adapter's delta = ((x A^T) masked to the row's ranks) Bt, which the step computes while the base
+product runs (on CUDA on a second stream, slots.py), and the glue adds it: out = (x W^T + delta) * M + bias.
+Shapes: B rows; N a projection's outputs; R the loaded adapters' ranks stacked; a row's adapter index [B]
+(0 = base) keeps only its own ranks (owner [R]: each rank's adapter number); A [R, K] their lora_A; Bt
+[R, N] lora_B times its scaling, transposed (each rank's outputs contiguous); DoRA multiplies a row's
+outputs by its adapter's magnitude scale (M [adapters + 1, N], ones for base and plain LoRA).
 """
 
 from __future__ import annotations
@@ -23,22 +25,39 @@ import torch.nn.functional as F
 
 
 class Lora(NamedTuple):
-    """One packed projection's adapters (packed.Group.lora()); R = sum of their ranks."""
+    """One packed projection's adapters (packed.Group.lora())."""
 
+    A: torch.Tensor  # [R, K] lora_A of every adapter, stacked
     Bt: torch.Tensor  # [R, N] (lora_B x scaling)^T, block by block
     owner: torch.Tensor  # [R] adapter number of each stacked rank
     M: torch.Tensor | None  # [adapters + 1, N] DoRA magnitude scales, or None when no adapter is DoRA
 
 
-def project(y: torch.Tensor, n: int, bias, lora: Lora | None, index) -> torch.Tensor:
-    """A packed product's outputs [B, n]: y[:, :n], plus each row's own adapter's expansion of y[:, n:],
-    rescaled by DoRA's magnitude, plus the bias (which DoRA does not scale: PEFT's rule)."""
-    out = y[:, :n]
-    if lora is not None:
-        h = y[:, n:] * (index[:, None] == lora.owner[None, :]).to(y.dtype)  # [B, R]: a row's own ranks
-        out = out + h @ lora.Bt
-        if lora.M is not None:
-            out = out * lora.M.index_select(0, index)
+class Adapted(NamedTuple):
+    """What a glue function needs of the adapters for one projection of one step."""
+
+    delta: torch.Tensor  # [B, N] fp32: each row's own adapter's output added to the base product's
+    M: torch.Tensor | None  # Lora.M
+
+
+def lora_delta(x: torch.Tensor, lora: Lora, index: torch.Tensor, out: torch.Tensor | None = None) -> Adapted:
+    """Each row's adapter delta for a projection of x [B, K] (0 for base rows), in fp32, into `out` if
+    given."""
+    h = F.linear(x, lora.A).float() * (index[:, None] == lora.owner[None, :])  # [B, R]: a row's own ranks
+    d = h @ lora.Bt.float()
+    if out is not None:
+        d = out.copy_(d)
+    return Adapted(d, lora.M)
+
+
+def project(y: torch.Tensor, bias, adapted: Adapted | None, index) -> torch.Tensor:
+    """A product's outputs y [B, N] plus each row's adapter delta, rescaled by DoRA's magnitude, plus the
+    bias (which DoRA does not scale: PEFT's rule)."""
+    out = y
+    if adapted is not None:
+        out = out + adapted.delta.to(y.dtype)
+        if adapted.M is not None:
+            out = out * adapted.M.index_select(0, index)
     return out if bias is None else out + bias
 
 
@@ -54,12 +73,12 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x2, x1), dim=-1)
 
 
-def qkv_rope_cache(y, n_heads, n_kv, bias, lora, index, cos, sin, kc, vc, pos, q_norm=None, k_norm=None):
-    """From the packed q|k|v product y [B, (H + 2 Hkv) Dh + R]: q and k (per-head RMSNorm first where the
+def qkv_rope_cache(y, n_heads, n_kv, bias, adapted, index, cos, sin, kc, vc, pos, q_norm=None, k_norm=None):
+    """From the packed q|k|v product y [B, (H + 2 Hkv) Dh] (and its adapters: `adapted`): q and k (per-head RMSNorm first where the
     family has one: `q_norm`/`k_norm` are (weight, eps)) rotated by cos/sin [B, Dh]; row b's k and v written
     into column pos[b] of slot b of the caches kc, vc [N, Hkv, S_max, Dh]. Returns q [B, H, Dh]."""
     B, Dh = y.shape[0], kc.shape[-1]
-    z = project(y, (n_heads + 2 * n_kv) * Dh, bias, lora, index)
+    z = project(y, bias, adapted, index)
     q, k, v = z.split([n_heads * Dh, n_kv * Dh, n_kv * Dh], dim=-1)
     q, k, v = q.view(B, n_heads, Dh), k.view(B, n_kv, Dh), v.view(B, n_kv, Dh)
     if q_norm is not None:
@@ -87,17 +106,17 @@ def attend(q, kc, vc, pos, S: int, scale: float) -> torch.Tensor:
     return o.reshape(B, H * Dh)
 
 
-def add_rms_norm(x, y, bias, lora, index, weight, eps: float):
+def add_rms_norm(x, y, bias, adapted, index, weight, eps: float):
     """The residual add of a packed product's outputs and the next norm: (x + out, rms_norm(x + out)),
     x [B, D] in the model's dtype."""
-    x = x + project(y, x.shape[-1], bias, lora, index)
+    x = x + project(y, bias, adapted, index)
     return x, rms_norm(x, weight, eps)
 
 
-def swiglu(y, d_ff: int, bias, lora, index, keep) -> torch.Tensor:
+def swiglu(y, d_ff: int, bias, adapted, index, keep) -> torch.Tensor:
     """silu(gate) * up from the packed gate|up product: the input of down_proj [B, d_ff], times each row's
     FFN keep-mask keep [B, d_ff] where a variant masks this layer (act(0) = 0, so this is the variant's
     row zeroing: variants.py)."""
-    gate, up = project(y, 2 * d_ff, bias, lora, index).split(d_ff, dim=-1)
+    gate, up = project(y, bias, adapted, index).split(d_ff, dim=-1)
     inter = F.silu(gate) * up
     return inter if keep is None else inter * keep

@@ -6,11 +6,10 @@ ones. Here the packed matrix IS the model's weight: it is allocated once, the me
 and each member nn.Linear's weight becomes a view of its rows, so the model (prefill, the dynamic path,
 analysis) reads the very same memory and nothing is held twice.
 
-Each loaded adapter's lora_A matrices of the group's members are stacked under the base rows, so the same
-product also computes every adapter's low-rank input h = x A^T (S-LoRA's stacked A, folded into the base
-product): an adapter costs a decode step a few more rows to read, not another kernel. fused.py expands h
-with lora_B, per row. The base-only step multiplies by the base rows alone (`weight(False)`), a row slice
-of the same matrix. Packing again (when an adapter is loaded) moves the rows into a larger matrix.
+Each loaded adapter's lora_A and lora_B of the group's members are stacked once here (fused.Lora: A [R,
+K], Bt [R, N] with each member's block in its own columns, each rank's owner), so one small product gives
+every row its own adapter's delta (fused.lora_delta), which the decode step computes beside the base
+product (slots.py). `stack()` rebuilds them when an adapter is loaded.
 """
 
 from __future__ import annotations
@@ -47,50 +46,49 @@ class Group:
         return [unwrap(getattr(self.parent, name)) for name in self.names]
 
     def pack(self) -> None:
-        """(Re)build the packed matrix from the members' current weights and adapters."""
+        """Build the packed matrix from the members' weights (once: they become views of it)."""
         bases = self._bases()
         w0 = bases[0].weight
-        A, blocks = [], []  # stacked lora_A rows; (member, its row offset, lora) per stacked block
         offsets = [sum(self.sizes[:i]) for i in range(len(bases))]
-        loras = []
-        for i, name in enumerate(self.names):
-            mod = getattr(self.parent, name)
-            if isinstance(mod, MultiLoraLinear):
-                loras += [(lo.number, i, lo) for lo in mod.loras.values()]
-        for _, i, lo in sorted(loras, key=lambda t: (t[0], t[1])):
-            A.append(lo.A)
-            blocks.append((i, offsets[i], lo))
-        R = sum(a.shape[0] for a in A)
-        W = torch.empty(self.n + R, w0.shape[1], device=w0.device, dtype=w0.dtype)
+        W = torch.empty(self.n, w0.shape[1], device=w0.device, dtype=w0.dtype)
         for lin, off, size in zip(bases, offsets, self.sizes):
             W[off : off + size].copy_(lin.weight)
-        if A:
-            W[self.n :].copy_(torch.cat(A))
         for lin, off, size in zip(bases, offsets, self.sizes):  # the model's weights become views: one copy
             lin.weight = nn.Parameter(W[off : off + size], requires_grad=False)
         self.W = W
-        self._lora = self._expansion(blocks, R, W) if A else None
+        self.stack()
 
-    def _expansion(self, blocks, R: int, W: torch.Tensor) -> Lora:
-        Bt = W.new_zeros(R, self.n)
-        owner = torch.empty(R, dtype=torch.long, device=W.device)
+    def stack(self) -> None:
+        """(Re)build the stacks of the members' adapters (after an adapter is loaded)."""
+        offsets = [sum(self.sizes[:i]) for i in range(len(self.names))]
+        loras = []  # (adapter number, member, its row offset, lora)
+        for i, name in enumerate(self.names):
+            mod = getattr(self.parent, name)
+            if isinstance(mod, MultiLoraLinear):
+                loras += [(lo.number, i, offsets[i], lo) for lo in mod.loras.values()]
+        self._lora = self._stack(sorted(loras, key=lambda t: t[:2])) if loras else None
+
+    def _stack(self, blocks) -> Lora:
+        A = torch.cat([lo.A for *_, lo in blocks])
+        R = A.shape[0]
+        Bt = A.new_zeros(R, self.n)
+        owner = torch.empty(R, dtype=torch.long, device=A.device)
         M = None
-        if any(lo.mag_norm_scale is not None for _, _, lo in blocks):
-            top = max(lo.number for _, _, lo in blocks)
-            M = W.new_ones(top + 1, self.n)
-        col = 0
-        for i, off, lo in blocks:
+        if any(lo.mag_norm_scale is not None for *_, lo in blocks):
+            M = A.new_ones(max(number for number, *_ in blocks) + 1, self.n)
+        row = 0
+        for number, i, off, lo in blocks:
             r, size = lo.A.shape[0], self.sizes[i]
-            Bt[col : col + r, off : off + size] = (lo.B * lo.scaling).T
-            owner[col : col + r] = lo.number
+            Bt[row : row + r, off : off + size] = (lo.B * lo.scaling).T
+            owner[row : row + r] = number
             if lo.mag_norm_scale is not None:
-                M[lo.number, off : off + size] = lo.mag_norm_scale
-            col += r
-        return Lora(Bt, owner, M)
+                M[number, off : off + size] = lo.mag_norm_scale
+            row += r
+        return Lora(A, Bt, owner, M)
 
-    def weight(self, lora: bool) -> torch.Tensor:
-        """The matrix a step multiplies by: base rows only, or with the adapters' stacked lora_A rows."""
-        return self.W if lora and self._lora is not None else self.W[: self.n]
+    def weight(self) -> torch.Tensor:
+        """The packed matrix a step multiplies by: [N, K], the members' rows one after the other."""
+        return self.W
 
     def lora(self, on: bool) -> Lora | None:
         return self._lora if on else None
@@ -104,7 +102,8 @@ class Packed:
             tuple(Group(getattr(block, part), names) for part, names in GROUPS) for block in layers
         ]
 
-    def pack(self) -> None:
+    def stack(self) -> None:
+        """Every group's adapters stacked again (an adapter was loaded)."""
         for groups in self.layers:
             for g in groups:
-                g.pack()
+                g.stack()

@@ -12,10 +12,12 @@ rows of the packed matrices.
 
 The decode step is written here for the Llama-shaped families (Llama, Mistral without a window, Qwen-2/3,
 SiLU-gated FFN), as gpt-fast writes its own: per layer four matrix products over packed.py's matrices
-(q|k|v, o, gate|up, down: views of the model's own weights, with the adapters' lora_A rows stacked under
-them) and fused.py's glue between them (adapters' expansion, rotary and the cache write, attention, the
-residual add and norm, SwiGLU with each row's FFN mask), which on CUDA runs as kernels.py's Triton kernels:
-about ten kernels a layer. Prefill stays dynamic (engine.prefill): its cache is copied into the new rows'
+(q|k|v, o, gate|up, down: views of the model's own weights) and fused.py's glue between them (rotary and
+the cache write, attention, the residual add and norm, SwiGLU with each row's FFN mask, each adding the
+adapters' deltas), which on CUDA runs as kernels.py's Triton kernels: about ten kernels a layer. With
+adapters, each product's deltas (each row's own adapter, fused.lora_delta) are computed on a second stream
+while the base product runs: the captured graph forks and joins around every product, so the adapters
+add two small kernels beside each product and nothing in line with it. Prefill stays dynamic (engine.prefill): its cache is copied into the new rows'
 slots. Per-row variant state lives on the device in fixed buffers (keep[layer] [N, d_ff], adapter index
 [N]) written only when a row joins, so a mixed batch costs what a base one does.
 
@@ -74,6 +76,7 @@ class SlotDecoder:
     rows of a prefilled Batch, step() one token per row (rows in join order), keep() the ones that go on."""
 
     S_FLOOR = 64  # smallest column bucket: fewer, larger graphs
+    SIDE_PRIORITY = 0  # the adapters' stream's CUDA priority (lower = sooner; the step's own stream: 0)
 
     def __init__(self, engine: Engine, slots: int, max_len: int, graphs: bool | None = None, functions=None):
         """`functions`: the glue's module (fused, or kernels); by default kernels on CUDA, fused elsewhere."""
@@ -107,6 +110,11 @@ class SlotDecoder:
             from . import kernels as functions  # Triton: only where there is a GPU
         self.fn = functions or fused
         self.packed = Packed(loaded.layers)
+        # adapters' deltas: one fp32 buffer per projection kind (reused layer after layer), computed on a
+        # second stream while the base product runs (CUDA), then added by the glue
+        self.side = torch.cuda.Stream(dev, priority=self.SIDE_PRIORITY) if dev.type == "cuda" else None
+        g = self.packed.layers[0] if self.packed.layers else ()
+        self.deltas = [torch.zeros(self.N, grp.n, device=dev, dtype=torch.float32) for grp in g]
         self.d_ff = loaded.ffn(0).d_ff
         self.adapters_seen = len(self.adapters.numbers)
 
@@ -194,7 +202,7 @@ class SlotDecoder:
         if len(self.adapters.numbers) != self.adapters_seen:  # an adapter loaded: new rows, new graphs
             self.adapters_seen = len(self.adapters.numbers)
             self._drop_graphs()
-            self.packed.pack()
+            self.packed.stack()
         if not self.graphs_on:
             return self._forward(B, S, lora)
         if (B, S, lora) not in self.graphs:
@@ -233,7 +241,8 @@ class SlotDecoder:
     def _forward(self, B: int, S: int, lora: bool) -> torch.Tensor:
         """The decode step over slots [0, B) and columns [0, S): only fixed-shape, sync-free work, so it
         can be captured. Rows in unused slots compute garbage that no one reads. Per layer: four products
-        over packed.py's matrices and fused.py's glue between them (Triton kernels on CUDA)."""
+        over packed.py's matrices and fused.py's glue between them (Triton kernels on CUDA); with adapters,
+        each product's adapter deltas computed beside it."""
         model = self.loaded.model.model
         ids, pos = self.ids[:B], self.pos[:B]
         x = model.embed_tokens(ids)  # [B, D]
@@ -243,6 +252,22 @@ class SlotDecoder:
         fn, layers = self.fn, model.layers
         norm = layers[0].input_layernorm
         h = fn.rms_norm(x, norm.weight, norm.variance_epsilon)
+
+        def product(inp, group, kind):
+            """The base product of `inp` by `group`'s packed matrix, and its adapters' deltas (or None)."""
+            ada = group.lora(lora)
+            if ada is None:
+                return F.linear(inp, group.weight()), None
+            if self.side is None:
+                return F.linear(inp, group.weight()), fn.lora_delta(inp, ada, index, self.deltas[kind][:B])
+            main = torch.cuda.current_stream()
+            self.side.wait_stream(main)  # the input is ready
+            with torch.cuda.stream(self.side):
+                adapted = fn.lora_delta(inp, ada, index, self.deltas[kind][:B])
+            y = F.linear(inp, group.weight())
+            main.wait_stream(self.side)
+            return y, adapted
+
         for layer, (block, (qkv, o_, gu, down)) in enumerate(zip(layers, self.packed.layers)):
             attn = block.self_attn
             norms = ()
@@ -250,20 +275,18 @@ class SlotDecoder:
                 norms = ((attn.q_norm.weight, attn.q_norm.variance_epsilon),
                          (attn.k_norm.weight, attn.k_norm.variance_epsilon))  # fmt: skip
             kc, vc = self.k[layer], self.v[layer]
-            q = fn.qkv_rope_cache(
-                F.linear(h, qkv.weight(lora)), self.H, self.Hkv, qkv.bias, qkv.lora(lora), index,
-                cos, sin, kc, vc, pos, *norms,
-            )  # fmt: skip
+            y, ada = product(h, qkv, 0)
+            q = fn.qkv_rope_cache(y, self.H, self.Hkv, qkv.bias, ada, index, cos, sin, kc, vc, pos, *norms)
             a = fn.attend(q, kc, vc, pos, S, attn.scaling)
             post = block.post_attention_layernorm
-            y = F.linear(a, o_.weight(lora))
-            x, h = fn.add_rms_norm(x, y, o_.bias, o_.lora(lora), index, post.weight, post.variance_epsilon)
+            y, ada = product(a, o_, 1)
+            x, h = fn.add_rms_norm(x, y, o_.bias, ada, index, post.weight, post.variance_epsilon)
             keep = self.keep.get(layer)
-            y = F.linear(h, gu.weight(lora))
-            inter = fn.swiglu(y, self.d_ff, gu.bias, gu.lora(lora), index, None if keep is None else keep[:B])
+            y, ada = product(h, gu, 2)
+            inter = fn.swiglu(y, self.d_ff, gu.bias, ada, index, None if keep is None else keep[:B])
             nxt = layers[layer + 1].input_layernorm if layer + 1 < len(layers) else model.norm
-            y = F.linear(inter, down.weight(lora))
-            x, h = fn.add_rms_norm(x, y, down.bias, down.lora(lora), index, nxt.weight, nxt.variance_epsilon)
+            y, ada = product(inter, down, 3)
+            x, h = fn.add_rms_norm(x, y, down.bias, ada, index, nxt.weight, nxt.variance_epsilon)
         self.adapters.active.index = self.adapter_index[:B] if lora else None  # an adapter on lm_head
         self.adapters.active.selections = {}
         try:

@@ -164,10 +164,6 @@ class Registry:
 def apply_plans(loaded: Loaded, adapters: Adapters, plans: list[Plan]):
     """For one forward pass over a batch whose row b runs plans[b]: per-row adapters and FFN masks."""
     device = loaded.device
-    groups: dict[str, list[int]] = {}
-    for b, p in enumerate(plans):
-        if p.adapter is not None:
-            groups.setdefault(p.adapter, []).append(b)
     keeps: dict[int, torch.Tensor] = {}  # layer -> [B, d_ff]
     for b, p in enumerate(plans):
         for m in p.masks:
@@ -179,11 +175,15 @@ def apply_plans(loaded: Loaded, adapters: Adapters, plans: list[Plan]):
     for layer, keep in keeps.items():
         keep = keep.to(device, loaded.dtype)[:, None, :]  # [B, 1, d_ff]
         hooks.append(loaded.ffn(layer).down.register_forward_pre_hook(_masker(keep)))
-    adapters.active.groups = {n: torch.tensor(rows, device=device) for n, rows in groups.items()}
+    if any(p.adapter is not None for p in plans):  # each row its own adapter, all in one stacked product
+        numbers = [adapters.index_of(p.adapter) for p in plans]
+        adapters.active.index = torch.tensor(numbers, device=device)
+        adapters.active.selections = {}
     try:
         yield
     finally:
-        adapters.active.groups = {}
+        adapters.active.index = None
+        adapters.active.selections = {}
         for h in hooks:
             h.remove()
 

@@ -170,7 +170,7 @@ def test_the_fused_glue_equals_hugging_faces_modules(runner_for):
     torch.testing.assert_close(fused.rms_norm(x, norm.weight, norm.variance_epsilon), norm(x))
     mlp = block.mlp
     gate_up = Group(mlp, ("gate_proj", "up_proj"))
-    inter = fused.swiglu(x @ gate_up.weight(False).T, gate_up.sizes[0], None, None, None, None)
+    inter = fused.swiglu(x @ gate_up.weight().T, gate_up.sizes[0], None, None, None, None)
     torch.testing.assert_close(mlp.down_proj(inter), mlp(x))
 
 
@@ -195,7 +195,7 @@ def test_packed_matrices_hold_the_one_copy_of_the_weights(model_dir):
         for name in ("q_proj", "k_proj", "v_proj"):
             w = getattr(attn, name).weight
             assert w.untyped_storage().data_ptr() == qkv.W.untyped_storage().data_ptr()
-        assert qkv.weight(False).shape[0] == qkv.n == qkv.W.shape[0] and qkv.lora(True) is None
+        assert qkv.weight().shape[0] == qkv.n and qkv.lora(True) is None
     finally:
         r.close()
 
