@@ -14,7 +14,7 @@ from runner import decode_attention, kernels  # noqa: E402
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 B, H, HKV, DH, D, FF, S_MAX = 3, 4, 2, 16, 600, 300, 128  # D, FF: not powers of two (masked tails)
-K = 40  # a projection's input width
+K = 300  # a projection's input width: more than one turn of the shrink's loop (SHRINK_K), a masked tail
 ROWS = [3, 19]  # the adapters' expansion holds 16 rows a program: one partial row block, and two
 
 
