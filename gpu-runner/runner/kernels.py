@@ -9,8 +9,8 @@ GPU, in Triton's interpreter on a CPU), fp32 inside each kernel, one row a progr
 - add_rms_norm: residual add (rounded to the model's dtype, as the model stores its residual stream), then
   RMSNorm;
 - swiglu: silu(gate) * up * keep, blocks of columns;
-- lora_delta: each row's adapter delta for one projection: h = x A^T over the stacked lora_A
-  (`_shrink_kernel`), then one tensor-core product per block of 16 rows (`_expand_kernel`: each lora_B
+- lora_delta: each row's adapter delta for one projection: h = x A^T over the stacked lora_A (cuBLAS),
+  then one tensor-core product per block of 16 rows (`_expand_kernel`: each lora_B
   tile read once per row block, Punica's SGMV idea), each row keeping its own adapter's ranks. slots.py
   runs it on a second stream while the base product runs, so the glue only adds a ready delta.
 """
@@ -18,6 +18,7 @@ GPU, in Triton's interpreter on a CPU), fp32 inside each kernel, one row a progr
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 import triton
 import triton.language as tl
 
@@ -55,40 +56,9 @@ def _expand_kernel(h, stride_h, Bt, owner, index, out, n, R, B, BM: tl.constexpr
     tl.store(out + rows[:, None] * n + cols[None, :], acc, mask=rmask[:, None] & cmask[None, :])
 
 
-@triton.jit
-def _shrink_kernel(x, stride_x, A, h, K, R, B, BM: tl.constexpr, BR: tl.constexpr, BK: tl.constexpr,
-                   IEEE: tl.constexpr):  # fmt: skip
-    """h[rows, ranks] = x[rows] A[ranks]^T, fp32: a few programs (row block, rank tile) each streaming
-    its slice of x and A (cuBLAS cuts so thin a product into split-K partial products and a reduction: two
-    kernels on every SM)."""
-    rows = tl.program_id(0) * BM + tl.arange(0, BM)
-    r = tl.program_id(1) * BR + tl.arange(0, BR)
-    rmask, inside = rows < B, r < R
-    acc = tl.zeros([BM, BR], dtype=tl.float32)
-    for k0 in range(0, K, BK):
-        k = k0 + tl.arange(0, BK)
-        kmask = k < K
-        xv = tl.load(
-            x + rows[:, None] * stride_x + k[None, :], mask=rmask[:, None] & kmask[None, :], other=0.0
-        )
-        av = tl.load(A + r[:, None] * K + k[None, :], mask=inside[:, None] & kmask[None, :], other=0.0)
-        if IEEE:
-            acc += tl.dot(xv.to(tl.float32), tl.trans(av.to(tl.float32)), input_precision="ieee")
-        else:
-            acc += tl.dot(xv, tl.trans(av))
-    tl.store(h + rows[:, None] * R + r[None, :], acc, mask=rmask[:, None] & inside[None, :])
-
-
-SHRINK_K = 256  # input columns a shrink program takes a turn
-
-
 def lora_delta(x, lora, index, out=None) -> Adapted:
-    B, K = x.shape
-    n, R = lora.Bt.shape[1], lora.owner.numel()
-    h = torch.empty(B, R, device=x.device, dtype=torch.float32)
-    _shrink_kernel[(triton.cdiv(B, ROWS), triton.cdiv(R, 16))](
-        x, x.stride(0), lora.A, h, K, R, B, BM=ROWS, BR=16, BK=SHRINK_K, IEEE=x.dtype == torch.float32,
-    )  # fmt: skip
+    B, n, R = x.shape[0], lora.Bt.shape[1], lora.owner.numel()
+    h = F.linear(x, lora.A)  # [B, R] (a Triton kernel streaming A with a few programs took 3x as long)
     if out is None:
         out = torch.empty(B, n, device=x.device, dtype=torch.float32)
     _expand_kernel[(triton.cdiv(B, ROWS), triton.cdiv(n, EXPAND_COLUMNS))](
