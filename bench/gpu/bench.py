@@ -213,24 +213,30 @@ def mixed_rounds(r, n: int, rounds: int = 3) -> dict:
     return out
 
 
-def prefill_rate(r, n: int) -> dict:
-    """engine.prefill of n 32-token rows on the model thread, median of 5 after one warm-up."""
-    from runner.variants import BASE
-
+def prefill_rate(r, n: int, variants=("base",)) -> dict:
+    """engine.prefill of n 32-token rows (row i runs variants[i % len]) on the model thread, median of 5
+    after one warm-up."""
     ps = prompts(n, 99)
+    plans = [r.registry.resolve(variants[i % len(variants)]) for i in range(n)]
 
     def run():
         times = []
         for _ in range(6):
             sync()
             t0 = time.perf_counter()
-            r.engine.prefill(ps, [BASE] * n)
+            r.engine.prefill(ps, plans)
             sync()
             times.append(time.perf_counter() - t0)
         return statistics.median(times[1:])
 
     s = r.scheduler.call(run).result()
-    return {"rows": n, "tokens": n * PROMPT, "s_median": s, "tok_s": n * PROMPT / s}
+    return {
+        "rows": n,
+        "variants": list(variants),
+        "tokens": n * PROMPT,
+        "s_median": s,
+        "tok_s": n * PROMPT / s,
+    }
 
 
 def rows_as(slots, B: int, lora: bool) -> None:
@@ -415,6 +421,9 @@ def main() -> int:
     if not args.mixed_only:
         rep.section("prefill_1", prefill_rate, r, 1)
         rep.section(f"prefill_{STREAMS[-1]}", prefill_rate, r, STREAMS[-1])
+    for n in (MIXED_ROWS[0], MIXED_ROWS[-1]):  # what the adapter rows cost a prefill
+        rep.section(f"prefill_base_{n}", prefill_rate, r, n)
+        rep.section(f"prefill_mixed_{n}", prefill_rate, r, n, variants=MIX)
     if gpu:
         for B, S, lora in ((1, 64, False), (1, 512, False), (64, 512, False), (1, 64, True), (64, 512, True)):
             rep.section(f"step_{B}x{S}{'_lora' if lora else ''}", step_gpu_time, r, B, S, lora)

@@ -79,9 +79,20 @@ def write_table(d: dict, path: str) -> str:
         mem = f"{mm:.2f} / {mb:.2f} GB" if mb and mm else "n/a"
         masks = get(f"masks_rows_{n}", "tok_s")
         mratio = f"{masks / base:.3f}" if base and masks else "n/a"
+        db, dm = (get(f"{k}_rows_{n}", "per_stream_decode_tok_s_median") for k in ("base", "mixed"))
+        dratio = f"{dm / db:.3f}" if db and dm else "n/a"
+        runs = " / ".join(str(get(f"{k}_rows_{n}", "tok_s_runs")) for k in ("mixed", "base", "masks"))
         lines.append(
-            f"| mixed (zero, retain, LoRA, base) / base at {n} rows: tok/s {_f(mixed)} / {_f(base)}, peak "
-            f"memory {mem}; masks only (zero, retain, base): {_f(masks)} tok/s, ratio {mratio} | ratio {ratio} | | | |"
+            f"| mixed (zero, retain, LoRA, base) / base at {n} rows, median of 3 interleaved runs: tok/s "
+            f"{_f(mixed)} / {_f(base)} (runs: mixed / base / masks {runs}), peak memory {mem}; per stream after "
+            f"the first token: ratio {dratio}; masks only (zero, retain, base): {_f(masks)} tok/s, ratio {mratio} "
+            f"| ratio {ratio} | | | |"
+        )
+    for n in (3, 64):
+        pb, pm = get(f"prefill_base_{n}", "s_median"), get(f"prefill_mixed_{n}", "s_median")
+        lines.append(
+            f"| prefill of {n} rows of 32 tokens, base / mixed variants (ms) "
+            f"| {_f(pb and pb * 1e3, 1)} / {_f(pm and pm * 1e3, 1)} | | | |"
         )
     start = d.get("runner_start") or {}
     lines.append(

@@ -9,10 +9,10 @@ GPU, in Triton's interpreter on a CPU), fp32 inside each kernel, one row a progr
 - add_rms_norm: residual add (rounded to the model's dtype, as the model stores its residual stream), then
   RMSNorm;
 - swiglu: silu(gate) * up * keep, blocks of columns;
-- lora_delta: each row's adapter delta for one projection: h = x A^T (a cuBLAS product over the stacked
-  lora_A), then one tensor-core product per block of 16 rows (`_expand_kernel`: each lora_B tile read
-  once per row block, Punica's SGMV idea), each row keeping its own adapter's ranks. slots.py runs it on a
-  second stream while the base product runs, so the glue only adds a ready delta.
+- lora_delta: each row's adapter delta for one projection: h = x A^T over the stacked lora_A (cuBLAS),
+  then one tensor-core product per block of 16 rows (`_expand_kernel`: each lora_B
+  tile read once per row block, Punica's SGMV idea), each row keeping its own adapter's ranks. slots.py
+  runs it on a second stream while the base product runs, so the glue only adds a ready delta.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def _expand_kernel(h, stride_h, Bt, owner, index, out, n, R, B, BM: tl.constexpr
         r = r0 + tl.arange(0, RANK_TILE)
         inside = r < R
         own = tl.load(owner + r, mask=inside, other=-1)
-        hv = tl.load(h + rows[:, None] * stride_h + r[None, :], mask=rmask[:, None] & inside[None, :], other=0.0)
+        hv = tl.load(
+            h + rows[:, None] * stride_h + r[None, :], mask=rmask[:, None] & inside[None, :], other=0.0
+        )
         hv = tl.where(idx[:, None] == own[None, :], hv, tl.zeros_like(hv))
         bt = tl.load(Bt + r[:, None] * n + cols[None, :], mask=inside[:, None] & cmask[None, :], other=0.0)
         if IEEE:  # an fp32 model: full-precision products, not TF32
@@ -55,11 +57,10 @@ def _expand_kernel(h, stride_h, Bt, owner, index, out, n, R, B, BM: tl.constexpr
 
 
 def lora_delta(x, lora, index, out=None) -> Adapted:
-    B, n = x.shape[0], lora.Bt.shape[1]
-    h = F.linear(x, lora.A)  # [B, R]
+    B, n, R = x.shape[0], lora.Bt.shape[1], lora.owner.numel()
+    h = F.linear(x, lora.A)  # [B, R] (a Triton kernel streaming A with a few programs took 3x as long)
     if out is None:
         out = torch.empty(B, n, device=x.device, dtype=torch.float32)
-    R = lora.owner.numel()
     _expand_kernel[(triton.cdiv(B, ROWS), triton.cdiv(n, EXPAND_COLUMNS))](
         h, h.stride(0), lora.Bt, lora.owner, index, out, n, R, B, BM=ROWS, BN=EXPAND_COLUMNS,
         BLOCK_R=max(16, next_pow2(R)), IEEE=x.dtype == torch.float32,
@@ -104,7 +105,9 @@ def _qkv_kernel(y, stride_y, bias, delta, stride_d, M, index, cos, sin, kc, vc, 
     half: tl.constexpr = DH // 2
     e = tl.arange(0, BLOCK_H)  # a column of the head's first half; e + half: its rotary partner
     emask = e < half
-    x1 = _project(y, stride_y, b, j * DH + e, emask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA, HAS_M)
+    x1 = _project(
+        y, stride_y, b, j * DH + e, emask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA, HAS_M
+    )
     x2 = _project(y, stride_y, b, j * DH + half + e, emask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA,
                   HAS_M)  # fmt: skip
     if j < H + HKV:  # q or k: norm (Qwen-3), then rotary
@@ -208,7 +211,9 @@ def _swiglu_kernel(y, stride_y, bias, delta, stride_d, M, index, keep, out, F, B
     cols = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     cmask = cols < F
     gate = _project(y, stride_y, b, cols, cmask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA, HAS_M)
-    up = _project(y, stride_y, b, F + cols, cmask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA, HAS_M)
+    up = _project(
+        y, stride_y, b, F + cols, cmask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA, HAS_M
+    )
     act = gate / (1.0 + tl.exp(-gate)) * up
     if HAS_KEEP:
         act *= tl.load(keep + b * F + cols, mask=cmask, other=0.0).to(tl.float32)

@@ -106,7 +106,9 @@ def test_a_burst_arriving_within_batch_wait_is_prefilled_as_one_batch(runner_for
     monkeypatch.setattr(r.engine, "prefill", counted)
     gens = []
     for i in range(4):
-        gens.append(r.generate(parse(GenerateRequest, {"requests": [{"prompt": f"{i} hi", "max_tokens": 2}]})))
+        gens.append(
+            r.generate(parse(GenerateRequest, {"requests": [{"prompt": f"{i} hi", "max_tokens": 2}]}))
+        )
         time.sleep(0.03)
     assert all(len(g.results()[0]["tokens"]) == 2 for g in gens)
     assert prefills == [4]
