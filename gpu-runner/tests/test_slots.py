@@ -174,13 +174,16 @@ def test_the_fused_glue_equals_hugging_faces_modules(runner_for):
     torch.testing.assert_close(mlp.down_proj(inter), mlp(x))
 
 
-def test_packed_matrices_hold_the_one_copy_of_the_weights(model_dir):
+def test_packed_matrices_hold_the_one_copy_of_the_weights(model_dir, tmp_path):
     """Packing moves each layer's q|k|v and gate|up rows into one matrix and makes the model's Linear
-    weights views of it: the model's logits do not change, no weight is held twice, and a loaded adapter
-    adds only its lora_A rows under the base rows (which the base step reads alone)."""
+    weights views of it: the model's logits do not change and no weight is held twice. A loaded adapter
+    (q and v here, not k) is stacked beside the matrix: its lora_A rows [R, K], its lora_B spread over its
+    members' columns (zero over k's), and stacking again never moves the weights."""
     from runner.packed import Packed
 
-    r = Runner(RunnerConfig(model=model_dir("llama"), device="cpu"))
+    base = model_dir("llama")
+    make_adapter(base, os.path.join(tmp_path, "lora"), targets=("q_proj", "v_proj"))
+    r = Runner(RunnerConfig(model=base, adapters_dir=str(tmp_path), device="cpu"))
     try:
         model = r.loaded.model
         ids = torch.tensor([r.tokens.encode("The quick brown fox")])
@@ -190,12 +193,20 @@ def test_packed_matrices_hold_the_one_copy_of_the_weights(model_dir):
         torch.testing.assert_close(model(ids).logits, before, atol=0, rtol=0)
         storages = {p.untyped_storage().data_ptr(): p.untyped_storage().nbytes() for p in model.parameters()}
         assert sum(storages.values()) == bytes_before, "every weight is held once"
-        qkv = packed.layers[0][0]
+        qkv, o = packed.layers[0][0], packed.layers[0][1]
         attn = r.loaded.layers[0].self_attn
         for name in ("q_proj", "k_proj", "v_proj"):
             w = getattr(attn, name).weight
             assert w.untyped_storage().data_ptr() == qkv.W.untyped_storage().data_ptr()
-        assert qkv.weight().shape[0] == qkv.n and qkv.lora(True) is None
+        assert qkv.weight().shape[0] == qkv.n == sum(qkv.sizes)
+        lora = qkv.lora(True)
+        assert lora.A.shape == (8, qkv.W.shape[1]) and lora.Bt.shape == (8, qkv.n)  # rank 4 on q and on v
+        q, k, _ = qkv.sizes
+        assert lora.Bt[:, q : q + k].abs().sum() == 0 and lora.Bt[:, :q].abs().sum() > 0
+        assert qkv.lora(False) is None and o.lora(True) is None  # o_proj has no adapter
+        ptr = qkv.W.data_ptr()
+        packed.stack()
+        assert qkv.W.data_ptr() == ptr and attn.q_proj.weight.data_ptr() == ptr
     finally:
         r.close()
 
