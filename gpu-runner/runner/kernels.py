@@ -10,9 +10,9 @@ GPU, in Triton's interpreter on a CPU), fp32 inside each kernel, one row a progr
   RMSNorm;
 - swiglu: silu(gate) * up * keep, blocks of columns;
 - lora_delta: each row's adapter delta for one projection: h = x A^T over the stacked lora_A (cuBLAS),
-  then one tensor-core product per block of 16 rows (`_expand_kernel`: each lora_B
-  tile read once per row block, Punica's SGMV idea), each row keeping its own adapter's ranks. slots.py
-  runs it on a second stream while the base product runs, so the glue only adds a ready delta.
+  then one tensor-core product per block of 16 rows (`_expand_kernel`: each lora_B tile read once per
+  row block, Punica's SGMV idea), each row keeping its own adapter's ranks. slots.py runs it on a second
+  stream while the base product runs, so the glue only adds a ready delta.
 """
 
 from __future__ import annotations
