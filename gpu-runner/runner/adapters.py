@@ -111,12 +111,16 @@ class MultiLoraLinear(nn.Module):
         key = tuple((lo.number, lo.A.shape[0]) for lo in loras)
         return A, B, owner, key, M
 
+    def stacks(self) -> tuple:
+        """_stack()'s tuple, built once per set of adapters (packed.py reads it too)."""
+        if self.stacked is None:
+            self.stacked = self._stack()
+        return self.stacked
+
     def _stacked(self, x: torch.Tensor, out: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         if not self.loras:
             return out
-        if self.stacked is None:
-            self.stacked = self._stack()
-        A, B, owner, key, M = self.stacked
+        A, B, owner, key, M = self.stacks()
         sel = self.active.selections.get(key)
         if sel is None:  # a row keeps its own adapter's ranks
             sel = self.active.selections[key] = (index[:, None] == owner).to(x.dtype)[:, None, :]  # [B, 1, R]

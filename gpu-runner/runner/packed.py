@@ -31,6 +31,7 @@ class Group:
         self.parent, self.names = parent, names
         bases = self._bases()
         self.sizes = [lin.out_features for lin in bases]
+        self.offsets = [sum(self.sizes[:i]) for i in range(len(bases))]  # each member's first row
         self.n = sum(self.sizes)
         w = bases[0].weight
         self.bias = None
@@ -49,41 +50,36 @@ class Group:
         """Build the packed matrix from the members' weights (once: they become views of it)."""
         bases = self._bases()
         w0 = bases[0].weight
-        offsets = [sum(self.sizes[:i]) for i in range(len(bases))]
         W = torch.empty(self.n, w0.shape[1], device=w0.device, dtype=w0.dtype)
-        for lin, off, size in zip(bases, offsets, self.sizes):
+        for lin, off, size in zip(bases, self.offsets, self.sizes):
             W[off : off + size].copy_(lin.weight)
-        for lin, off, size in zip(bases, offsets, self.sizes):  # the model's weights become views: one copy
+        for lin, off, size in zip(bases, self.offsets, self.sizes):  # the model's weights become views
             lin.weight = nn.Parameter(W[off : off + size], requires_grad=False)
         self.W = W
         self.stack()
 
     def stack(self) -> None:
-        """(Re)build the stacks of the members' adapters (after an adapter is loaded)."""
-        offsets = [sum(self.sizes[:i]) for i in range(len(self.names))]
-        loras = []  # (adapter number, member, its row offset, lora)
-        for i, name in enumerate(self.names):
+        """(Re)build the group's adapters from its members' own stacks (MultiLoraLinear.stacks(): lora_A,
+        lora_B x scaling, owners, DoRA scales), each member's lora_B in its own columns."""
+        parts = []  # (member's first row, its stacks)
+        for off, name in zip(self.offsets, self.names):
             mod = getattr(self.parent, name)
-            if isinstance(mod, MultiLoraLinear):
-                loras += [(lo.number, i, offsets[i], lo) for lo in mod.loras.values()]
-        self._lora = self._stack(sorted(loras, key=lambda t: t[:2])) if loras else None
+            if isinstance(mod, MultiLoraLinear) and mod.loras:
+                parts.append((off, mod.stacks()))
+        self._lora = self._join(parts) if parts else None
 
-    def _stack(self, blocks) -> Lora:
-        A = torch.cat([lo.A for *_, lo in blocks])
-        R = A.shape[0]
-        Bt = A.new_zeros(R, self.n)
-        owner = torch.empty(R, dtype=torch.long, device=A.device)
-        M = None
-        if any(lo.mag_norm_scale is not None for *_, lo in blocks):
-            M = A.new_ones(max(number for number, *_ in blocks) + 1, self.n)
+    def _join(self, parts) -> Lora:
+        A = torch.cat([a for _, (a, *_) in parts])
+        owner = torch.cat([o for _, (_, _, o, _, _) in parts])
+        Bt = A.new_zeros(A.shape[0], self.n)
+        Ms = [m for _, (*_, m) in parts if m is not None]
+        M = A.new_ones(max(m.shape[0] for m in Ms), self.n) if Ms else None
         row = 0
-        for number, i, off, lo in blocks:
-            r, size = lo.A.shape[0], self.sizes[i]
-            Bt[row : row + r, off : off + size] = (lo.B * lo.scaling).T
-            owner[row : row + r] = number
-            if lo.mag_norm_scale is not None:
-                M[number, off : off + size] = lo.mag_norm_scale
-            row += r
+        for off, (a, b, _, _, m) in parts:
+            Bt[row : row + a.shape[0], off : off + b.shape[0]] = b.T
+            if m is not None:
+                M[: m.shape[0], off : off + b.shape[0]] = m
+            row += a.shape[0]
         return Lora(A, Bt, owner, M)
 
     def weight(self) -> torch.Tensor:
