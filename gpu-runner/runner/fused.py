@@ -1,15 +1,17 @@
 """The decode step's glue between its matrix products (slots.py), written once in PyTorch.
 
 A decode step of a Llama-shaped layer is four matrix products over packed weights (packed.py: q|k|v,
-o, gate|up, down) and, between them, the glue written here: the adapters' delta and the bias, rotary, the KV-cache write, attention over each
-row's slot, the residual add with the next RMSNorm, and SwiGLU with each row's FFN keep-mask. On CPU these
+o, gate|up, down) and, between them, the glue written here: the adapters' delta and the bias, rotary, the
+KV-cache write, attention over each row's slot, the residual add with the next RMSNorm, and SwiGLU with
+each row's FFN keep-mask. On CPU these
 functions are the step (the tests prove the step equal to Hugging Face's modules and to the growing
 cache); on CUDA, kernels.py computes the same functions with one Triton kernel each (two for attention),
 so a layer launches ten kernels instead of the ~40 small ones this code launches op by op.
 
 Adapters (LoRA, DoRA) ride beside the products, not inside them: a projection's input x gives each row
 its own adapter's delta = ((x A^T) masked to the row's ranks) Bt, which the step computes while the base
-product runs (on CUDA on a second stream, slots.py), and the glue adds it: out = (x W^T + delta) * M + bias.
+product runs (on CUDA on a second stream, slots.py), and the glue adds it: out = (x W^T + delta) * M +
+bias. (adapters.MultiLoraLinear applies the same formula in the model's own modules, for prefill.)
 Shapes: B rows; N a projection's outputs; R the loaded adapters' ranks stacked; a row's adapter index [B]
 (0 = base) keeps only its own ranks (owner [R]: each rank's adapter number); A [R, K] their lora_A; Bt
 [R, N] lora_B times its scaling, transposed (each rank's outputs contiguous); DoRA multiplies a row's
@@ -74,9 +76,10 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def qkv_rope_cache(y, n_heads, n_kv, bias, adapted, index, cos, sin, kc, vc, pos, q_norm=None, k_norm=None):
-    """From the packed q|k|v product y [B, (H + 2 Hkv) Dh] (and its adapters: `adapted`): q and k (per-head RMSNorm first where the
-    family has one: `q_norm`/`k_norm` are (weight, eps)) rotated by cos/sin [B, Dh]; row b's k and v written
-    into column pos[b] of slot b of the caches kc, vc [N, Hkv, S_max, Dh]. Returns q [B, H, Dh]."""
+    """From the packed q|k|v product y [B, (H + 2 Hkv) Dh] (and its adapters: `adapted`): q and k (per-head
+    RMSNorm first where the family has one: `q_norm`/`k_norm` are (weight, eps)) rotated by cos/sin [B, Dh];
+    row b's k and v written into column pos[b] of slot b of the caches kc, vc [N, Hkv, S_max, Dh]. Returns
+    q [B, H, Dh]."""
     B, Dh = y.shape[0], kc.shape[-1]
     z = project(y, bias, adapted, index)
     q, k, v = z.split([n_heads * Dh, n_kv * Dh, n_kv * Dh], dim=-1)

@@ -7,8 +7,7 @@ life (no copies when others join or leave), writes its step's key at its own pos
 first S columns of its slot under a mask `column <= position`. A decode step then depends only on the
 bucket (B = a power of two covering the highest occupied slot, S = a power of two covering the longest
 row, and whether any row runs an adapter), so on CUDA each bucket is captured once as a CUDA graph and
-replayed (torch.cuda.CUDAGraph). A batch without adapter rows replays a graph that reads only the base
-rows of the packed matrices.
+replayed (torch.cuda.CUDAGraph). A batch without adapter rows replays a graph without the adapters' work.
 
 The decode step is written here for the Llama-shaped families (Llama, Mistral without a window, Qwen-2/3,
 SiLU-gated FFN), as gpt-fast writes its own: per layer four matrix products over packed.py's matrices
@@ -16,9 +15,9 @@ SiLU-gated FFN), as gpt-fast writes its own: per layer four matrix products over
 the cache write, attention, the residual add and norm, SwiGLU with each row's FFN mask, each adding the
 adapters' deltas), which on CUDA runs as kernels.py's Triton kernels: about ten kernels a layer. With
 adapters, each product's deltas (each row's own adapter, fused.lora_delta) are computed on a second stream
-while the base product runs: the captured graph forks and joins around every product, so the adapters
-add two small kernels beside each product and nothing in line with it. Prefill stays dynamic (engine.prefill): its cache is copied into the new rows'
-slots. Per-row variant state lives on the device in fixed buffers (keep[layer] [N, d_ff], adapter index
+while the base product runs: the captured graph forks and joins around every product, so the adapters'
+small products run beside each base product, not after it. Prefill stays dynamic (engine.prefill): its
+cache is copied into the new rows' slots. Per-row variant state lives on the device in fixed buffers (keep[layer] [N, d_ff], adapter index
 [N]) written only when a row joins, so a mixed batch costs what a base one does.
 
 Shapes: N slots, B bucket rows, S bucket columns, H query heads, Hkv key/value heads, G = H / Hkv, Dh.
@@ -76,7 +75,6 @@ class SlotDecoder:
     rows of a prefilled Batch, step() one token per row (rows in join order), keep() the ones that go on."""
 
     S_FLOOR = 64  # smallest column bucket: fewer, larger graphs
-    SIDE_PRIORITY = 0  # the adapters' stream's CUDA priority (lower = sooner; the step's own stream: 0)
 
     def __init__(self, engine: Engine, slots: int, max_len: int, graphs: bool | None = None, functions=None):
         """`functions`: the glue's module (fused, or kernels); by default kernels on CUDA, fused elsewhere."""
@@ -112,7 +110,7 @@ class SlotDecoder:
         self.packed = Packed(loaded.layers)
         # adapters' deltas: one fp32 buffer per projection kind (reused layer after layer), computed on a
         # second stream while the base product runs (CUDA), then added by the glue
-        self.side = torch.cuda.Stream(dev, priority=self.SIDE_PRIORITY) if dev.type == "cuda" else None
+        self.side = torch.cuda.Stream(dev) if dev.type == "cuda" else None  # (a higher priority: no gain)
         g = self.packed.layers[0] if self.packed.layers else ()
         self.deltas = [torch.zeros(self.N, grp.n, device=dev, dtype=torch.float32) for grp in g]
         self.d_ff = loaded.ffn(0).d_ff
