@@ -75,9 +75,8 @@ def _project(y, stride_y, b, cols, cmask, bias, delta, stride_d, M, index, HAS_B
     out = tl.load(y + b * stride_y + cols, mask=cmask, other=0.0).to(tl.float32)
     if HAS_DELTA:
         out += tl.load(delta + b * stride_d + cols, mask=cmask, other=0.0)
-        if HAS_M:
-            n = stride_d
-            out *= tl.load(M + tl.load(index + b) * n + cols, mask=cmask, other=1.0).to(tl.float32)
+        if HAS_M:  # M [adapters + 1, N]: its rows are as long as the delta's (N = stride_d)
+            out *= tl.load(M + tl.load(index + b) * stride_d + cols, mask=cmask, other=1.0).to(tl.float32)
     if HAS_BIAS:
         out += tl.load(bias + cols, mask=cmask, other=0.0).to(tl.float32)
     return out
@@ -108,8 +107,8 @@ def _qkv_kernel(y, stride_y, bias, delta, stride_d, M, index, cos, sin, kc, vc, 
     x1 = _project(
         y, stride_y, b, j * DH + e, emask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA, HAS_M
     )
-    x2 = _project(y, stride_y, b, j * DH + half + e, emask, bias, delta, stride_d, M, index, HAS_BIAS, HAS_DELTA,
-                  HAS_M)  # fmt: skip
+    x2 = _project(y, stride_y, b, j * DH + half + e, emask, bias, delta, stride_d, M, index, HAS_BIAS,
+                  HAS_DELTA, HAS_M)  # fmt: skip
     if j < H + HKV:  # q or k: norm (Qwen-3), then rotary
         if QK_NORM:
             w_ptr = qn_w if j < H else kn_w
@@ -149,8 +148,9 @@ def qkv_rope_cache(y, n_heads, n_kv, bias, adapted, index, cos, sin, kc, vc, pos
 
 
 @triton.jit
-def _add_rms_kernel(x, y, stride_y, bias, delta, stride_d, M, index, w, x_out, h_out, eps, D, BLOCK_N: tl.constexpr,
-                    HAS_BIAS: tl.constexpr, HAS_DELTA: tl.constexpr, HAS_M: tl.constexpr):  # fmt: skip
+def _add_rms_kernel(x, y, stride_y, bias, delta, stride_d, M, index, w, x_out, h_out, eps, D,
+                    BLOCK_N: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_DELTA: tl.constexpr,
+                    HAS_M: tl.constexpr):  # fmt: skip
     """One program a row: the residual add, then RMSNorm."""
     b = tl.program_id(0)
     cols = tl.arange(0, BLOCK_N)
@@ -206,7 +206,8 @@ def rms_norm(x, weight, eps: float):
 
 @triton.jit
 def _swiglu_kernel(y, stride_y, bias, delta, stride_d, M, index, keep, out, F, BLOCK_N: tl.constexpr,
-                   HAS_BIAS: tl.constexpr, HAS_DELTA: tl.constexpr, HAS_M: tl.constexpr, HAS_KEEP: tl.constexpr):  # fmt: skip
+                   HAS_BIAS: tl.constexpr, HAS_DELTA: tl.constexpr, HAS_M: tl.constexpr,
+                   HAS_KEEP: tl.constexpr):  # fmt: skip
     b = tl.program_id(0)
     cols = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     cmask = cols < F

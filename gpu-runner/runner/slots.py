@@ -17,8 +17,9 @@ adapters' deltas), which on CUDA runs as kernels.py's Triton kernels: about ten 
 adapters, each product's deltas (each row's own adapter, fused.lora_delta) are computed on a second stream
 while the base product runs: the captured graph forks and joins around every product, so the adapters'
 small products run beside each base product, not after it. Prefill stays dynamic (engine.prefill): its
-cache is copied into the new rows' slots. Per-row variant state lives on the device in fixed buffers (keep[layer] [N, d_ff], adapter index
-[N]) written only when a row joins, so a mixed batch costs what a base one does.
+cache is copied into the new rows' slots. Per-row variant state lives on the device in fixed buffers
+(keep[layer] [N, d_ff], adapter index [N]) written only when a row joins, so a mixed batch costs what a
+base one does.
 
 Shapes: N slots, B bucket rows, S bucket columns, H query heads, Hkv key/value heads, G = H / Hkv, Dh.
 """
