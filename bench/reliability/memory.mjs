@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { collectGarbage, heapSum, heaps, isolates, memory, tcmalloc } from "./workerd-memory.mjs";
-import { root, post, startGateway, stop, waitFor, workerds } from "./servers.mjs";
+import { descendants, root, post, startGateway, stop, waitFor, workerds } from "./servers.mjs";
 
 const [mode, worker] = process.argv.slice(2);
 const N = Number(process.env.MEM_REQUESTS ?? 10000);
@@ -36,23 +36,6 @@ const HELLO = "export default { fetch: () => new Response('hello'), queue() {} }
 const HELLO_DO = "export class RunnerContainer { fetch() { return new Response('hello'); } }\n";
 if (!["workerd", "miniflare", "wrangler"].includes(mode) || !["hello", "gateway"].includes(worker))
   throw new Error("usage: memory.mjs <workerd|miniflare|wrangler> <hello|gateway>");
-
-/** The pids of the workerd processes below `pid` (this process for Miniflare). */
-function childWorkerds(pid) {
-  const found = [];
-  const kids = (p) => {
-    let list = [];
-    try {
-      list = readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-    } catch {}
-    for (const k of list.map(Number)) {
-      if (readFileSync(`/proc/${k}/comm`, "utf8").trim() === "workerd") found.push(k);
-      kids(k);
-    }
-  };
-  kids(pid);
-  return found;
-}
 
 // Each layer starts the Worker and answers { url, pids: {name: pid}, headers, close }.
 async function startWorkerd() {
@@ -96,7 +79,9 @@ async function startMiniflare() {
   const url = String(await mf.ready).replace(/\/$/, "");
   return {
     url,
-    pids: Object.fromEntries(childWorkerds(process.pid).map((p, i) => [i ? `workerd${i}` : "workerd", p])),
+    pids: Object.fromEntries(
+      descendants(process.pid, "workerd").map((p, i) => [i ? `workerd${i}` : "workerd", p]),
+    ),
     close: () => mf.dispose(),
   };
 }

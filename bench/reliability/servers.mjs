@@ -110,7 +110,8 @@ export function descendant(pid, name) {
   return descendants(pid, name)[0] ?? null;
 }
 
-function descendants(pid, name) {
+/** The pids of every descendant of `pid` whose name is `name`, ascending. */
+export function descendants(pid, name) {
   const parent = new Map();
   const comm = new Map();
   for (const d of readdirSync("/proc")) {
