@@ -7,9 +7,9 @@ on an 8B Llama-3-shaped model with random bf16 weights and a planted massive lay
 Every run: 32-token prompts, 256 greedy tokens with ignore_eos (EOS never ends a row). It writes
 DIR/results.json (every figure) and DIR/table.md (the table README.md shows), section by section, so a
 run cut short still leaves what it measured. Sections: the copy bandwidth and the bound it sets; HF eager
-generate; the runner (static slot cache + CUDA graphs) at 1/8/32/64 streams, cold vs steady, mixed
-variants vs base at 3/8/64 rows, prefill, memory, a decode step's GPU time; the runner on the growing
-cache (the old path); HF static cache + torch.compile, last, as its compile is the slowest part.
+generate; HF static cache + torch.compile; the runner (static slot cache + CUDA graphs) at 1/8/32/64
+streams, cold vs steady, mixed variants vs base at 3/8/64 rows, prefill, memory, a decode step's GPU time
+and kernels; the runner on the growing cache (the old path), last, if the time budget leaves room.
 """
 
 from __future__ import annotations
@@ -170,8 +170,8 @@ def prefill_rate(r, n: int, variants=("base",)) -> dict:
 
 def rows_as(slots, B: int, lora: bool) -> None:
     """For a LoRA step, every fourth of slots [0, B) runs the adapter (number 1, the only one; row 0 at
-    batch 1), as in the mixed batch's equal shares; the rest run base. (The kernels skip base rows, so a
-    LoRA step timed on base rows alone would skip the adapter's work.)"""
+    batch 1), as in the mixed batch's equal shares; the rest run base (a LoRA step timed with no adapter
+    row would time a graph whose adapters' work multiplies zeros)."""
     slots.adapter_index[:B] = 0
     if lora:
         slots.adapter_index[:B:4] = 1
@@ -312,12 +312,12 @@ def main() -> int:
     )
     if gpu and "TB_s" in rep.data.get("bandwidth", {}):
         rep.put("bound_tok_s", rep.data["bandwidth"]["TB_s"] * 1e12 / wb)
-    for n in (1, 8, 64) if gpu and not args.mixed_only else (1,) if not args.mixed_only else ():
+    hf_rows = () if args.mixed_only else (1, 8, 64) if gpu else (1,)
+    for n in hf_rows:
         rep.section(f"hf_eager_{n}", hf_generate, loaded.model, n, seed=n, repeats=2)
 
-    if (
-        gpu and not args.mixed_only
-    ):  # generate() compiles the forward itself (reduce-overhead, fullgraph) when the cache is static
+    # generate() compiles the forward itself (reduce-overhead, fullgraph) when the cache is static
+    if gpu and not args.mixed_only:
         rep.section("hf_compiled_1", hf_generate, loaded.model, 1, seed=1, static=True, repeats=3)
         rep.put("hf_compiled_evidence", {"model._compiled_call": hasattr(loaded.model, "_compiled_call")})
     ad = os.path.join(args.out if args.quick else "/tmp", "adapters")
