@@ -114,9 +114,9 @@ def test_gpu_a_variant_on_a_new_layer_recaptures_and_keeps_the_tokens(fp32_pair)
 
 
 def test_gpu_adapter_rows_in_captured_graphs_equal_the_growing_cache(model_dir, tmp_path):
-    """LoRA and DoRA rows beside base and masked rows, decoded by the captured graphs (the adapters' lora_A
-    rows inside the packed products, their expansion inside the Triton kernels), give the greedy tokens of
-    the growing cache, in fp32."""
+    """LoRA and DoRA rows beside base and masked rows, decoded by the captured graphs (the adapters' deltas
+    computed on the second stream beside the packed products, added by the Triton kernels), give the
+    greedy tokens of the growing cache, in fp32."""
     import os
 
     from test_adapters import make_adapter
