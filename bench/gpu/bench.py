@@ -9,7 +9,7 @@ DIR/results.json (every figure) and DIR/table.md (the table README.md shows), se
 run cut short still leaves what it measured. Sections: the copy bandwidth and the bound it sets; HF eager
 generate; HF static cache + torch.compile; the runner (static slot cache + CUDA graphs) at 1/8/32/64
 streams, cold vs steady, mixed variants vs base at 3/8/64 rows, prefill, memory, a decode step's GPU time
-and kernels; the runner on the growing cache (the old path), last, if the time budget leaves room.
+and kernels, and each product's time alone and with its adapters beside it (overlap.py); the runner on the growing cache (the old path), last, if the time budget leaves room.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import traceback
 
 import torch
 from llama8b import build, weight_bytes_per_token, write_lora  # beside this file
+from overlap import products_beside_adapters
 
 STREAMS = (1, 8, 32, 64)
 MIXED_ROWS = (3, 8, 64)
@@ -360,6 +361,7 @@ def main() -> int:
         rep.section("kernels_1x64_lora", kernels_per_step, r, 1, 64, True)
         rep.section("kernels_64x512", kernels_per_step, r, 64, 512, False)
         rep.section("kernels_64x512_lora", kernels_per_step, r, 64, 512, True)
+        rep.section("overlap", products_beside_adapters, r)
     r.close()
     del r
     if gpu and not args.mixed_only and time.perf_counter() - rep.t0 < args.budget_s - 120:

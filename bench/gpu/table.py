@@ -13,6 +13,28 @@ def _f(x, nd=0):
     return "n/a" if x is None else f"{x:,.{nd}f}"
 
 
+def _overlap_rows(d: dict) -> list[str]:
+    """The table's rows for bench.py's `overlap` section (none where it did not run)."""
+    ov = d.get("overlap")
+    if not isinstance(ov, dict) or "error" in ov:
+        return []
+    lines = []
+    for B in ("1", "64"):  # json keys
+        cells = []
+        for kind in ("qkv", "o", "gate_up", "down"):
+            f = ov.get(kind, {}).get(B)
+            if f:
+                cells.append(
+                    f"{kind} {f['product']:.1f} / {f['beside_trivial']:.1f} / {f['beside_adapters']:.1f}"
+                    f" ({f['adapters']:.1f})"
+                )
+        lines.append(
+            f"| layer 0's products at {B} row{'s' if B != '1' else ''}, us per call: alone / a trivial kernel "
+            f"beside it / its adapters beside it (the adapters alone) | {'; '.join(cells)} | | | |"
+        )
+    return lines
+
+
 def write_table(d: dict, path: str) -> str:
     def get(key, field):
         v = d.get(key) or {}
@@ -68,6 +90,7 @@ def write_table(d: dict, path: str) -> str:
             f"| kernels one decode step launches, {B} rows x {S} columns (summed kernel time, ms): base / LoRA graph "
             f"| {_f(k.get('kernels'))} ({_f(k.get('kernel_ms'), 2)}) / {_f(kl.get('kernels'))} ({_f(kl.get('kernel_ms'), 2)}) | | | |"
         )
+    lines += _overlap_rows(d)
     lines.append(
         f"| no warm-up cliff: first request / steady, 1 stream tok/s | {_f(get('cold_1', 'tok_s'))} / "
         f"{_f(get('steady_1', 'tok_s'))} (first 8-stream request: {_f(get('cold_8', 'tok_s'))}) | | | |"
