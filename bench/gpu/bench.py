@@ -24,7 +24,7 @@ import time
 import traceback
 
 import torch
-from llama8b import build, weight_bytes_per_token, write_lora  # beside this file
+from llama8b import ALL_TARGETS, build, weight_bytes_per_token, write_lora  # beside this file
 from overlap import products_beside_adapters
 
 STREAMS = (1, 8, 32, 64)
@@ -278,7 +278,15 @@ def main() -> int:
         action="store_true",
         help="only the runner's mixed/base/masks rows, its step times and kernels (no peers, no streams)",
     )
+    ap.add_argument(
+        "--lora-targets",
+        default=",".join(ALL_TARGETS),
+        help="the projections the mixed batch's LoRA adapts (default: all seven; PEFT's default: q_proj,v_proj)",
+    )
     args = ap.parse_args()
+    targets = tuple(t for t in args.lora_targets.split(",") if t)
+    if not targets or set(targets) - set(ALL_TARGETS):
+        ap.error(f"--lora-targets: a comma-separated subset of {','.join(ALL_TARGETS)}")
     global NEW, STREAMS, MIXED_ROWS
     gpu = torch.cuda.is_available() and not args.quick
     if args.quick:
@@ -294,6 +302,7 @@ def main() -> int:
             "device": torch.cuda.get_device_name() if gpu else "cpu",
             "prompt": PROMPT,
             "new_tokens": NEW,
+            "lora_targets": list(targets),
         },
     )
     if gpu:
@@ -322,7 +331,7 @@ def main() -> int:
         rep.section("hf_compiled_1", hf_generate, loaded.model, 1, seed=1, static=True, repeats=3)
         rep.put("hf_compiled_evidence", {"model._compiled_call": hasattr(loaded.model, "_compiled_call")})
     ad = os.path.join(args.out if args.quick else "/tmp", "adapters")
-    write_lora(f"{ad}/lora16", loaded.model.config, rank=16 if gpu else 4)
+    write_lora(f"{ad}/lora16", loaded.model.config, rank=16 if gpu else 4, targets=targets)
     r, start_s = runner_over(loaded, ad, "static" if gpu else "static", 64 if gpu else 4)
     rep.put(
         "runner_start",

@@ -43,13 +43,17 @@ def build(quick: bool, device: str):
     )
 
 
-def write_lora(folder: str, cfg, rank: int = 16) -> None:
-    """A rank-16 PEFT LoRA on every projection of every layer, random A and B."""
+ALL_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def write_lora(folder: str, cfg, rank: int = 16, targets: tuple[str, ...] = ALL_TARGETS) -> None:
+    """A rank-16 PEFT LoRA on the `targets` projections (all seven by default; PEFT's own default for
+    Llama is q_proj and v_proj) of every layer, random A and B."""
     from safetensors.torch import save_file
 
     D, F, Dh = cfg.hidden_size, cfg.intermediate_size, cfg.hidden_size // cfg.num_attention_heads
     Dkv = cfg.num_key_value_heads * Dh
-    shapes = {
+    every = {
         "self_attn.q_proj": (D, D),
         "self_attn.k_proj": (Dkv, D),
         "self_attn.v_proj": (Dkv, D),
@@ -58,6 +62,7 @@ def write_lora(folder: str, cfg, rank: int = 16) -> None:
         "mlp.up_proj": (F, D),
         "mlp.down_proj": (D, F),
     }
+    shapes = {mod: shape for mod, shape in every.items() if mod.split(".")[-1] in targets}
     g = torch.Generator().manual_seed(1)
     tensors = {}
     for i in range(cfg.num_hidden_layers):

@@ -82,6 +82,8 @@ def products_beside_adapters(r) -> dict:
 
     def run():
         for kind, group in zip(KINDS, r.slots.packed.layers[0]):
+            if group.lora(True) is None:  # the adapter leaves this product alone (--lora-targets)
+                continue
             W = group.weight()
             for B in (1, 64):
                 x = torch.randn(B, W.shape[1], device=W.device, dtype=W.dtype)

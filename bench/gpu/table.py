@@ -95,6 +95,8 @@ def write_table(d: dict, path: str) -> str:
         f"| no warm-up cliff: first request / steady, 1 stream tok/s | {_f(get('cold_1', 'tok_s'))} / "
         f"{_f(get('steady_1', 'tok_s'))} (first 8-stream request: {_f(get('cold_8', 'tok_s'))}) | | | |"
     )
+    targets = d["env"].get("lora_targets")  # runs before the option: all seven
+    lora_on = f" on {', '.join(targets)}" if targets and len(targets) < 7 else ""
     for n in (3, 8, 64):
         base, mixed = get(f"base_rows_{n}", "tok_s"), get(f"mixed_rows_{n}", "tok_s")
         mb, mm = get(f"base_rows_{n}", "peak_mem_GB"), get(f"mixed_rows_{n}", "peak_mem_GB")
@@ -106,7 +108,7 @@ def write_table(d: dict, path: str) -> str:
         dratio = f"{dm / db:.3f}" if db and dm else "n/a"
         runs = " / ".join(str(get(f"{k}_rows_{n}", "tok_s_runs")) for k in ("mixed", "base", "masks"))
         lines.append(
-            f"| mixed (zero, retain, LoRA, base) / base at {n} rows, median of 3 interleaved runs: tok/s "
+            f"| mixed (zero, retain, LoRA{lora_on}, base) / base at {n} rows, median of 3 interleaved runs: tok/s "
             f"{_f(mixed)} / {_f(base)} (runs: mixed / base / masks {runs}), peak memory {mem}; per stream after "
             f"the first token: ratio {dratio}; masks only (zero, retain, base): {_f(masks)} tok/s, ratio {mratio} "
             f"| ratio {ratio} | | | |"
