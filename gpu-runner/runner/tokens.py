@@ -20,6 +20,7 @@ class Tokens:
         self.bos_id = tokenizer.bos_token_id
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (self.eos_id or 0)
+        self._backend = _rust_decoder(tokenizer)
 
     @property
     def has_chat_template(self) -> bool:
@@ -59,6 +60,11 @@ class Tokens:
         return [s for s in self.tok.all_special_tokens if s]
 
     def decode(self, ids: list[int]) -> str:
+        """The tokenizer's decode (special tokens kept, no clean-up). A fast tokenizer's is its Rust
+        backend's decode behind a Python wrapper that costs ~5x the decode itself; every generated token is
+        decoded twice (rows.py), so the backend is called straight where the wrapper adds nothing."""
+        if self._backend is not None:
+            return self._backend.decode(ids, skip_special_tokens=False)
         return self.tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
     def piece(self, token_id: int) -> str:
@@ -96,3 +102,23 @@ class Tokens:
             "max_context": max_context,
             "chat_template": self.has_chat_template,
         }
+
+
+def _rust_decoder(tokenizer):
+    """The `tokenizers.Tokenizer` behind a fast tokenizer whose decode is the stock one (the backend's
+    decode, then an optional clean-up we turn off), or None (a slow or customised tokenizer: its own
+    decode is used)."""
+    try:
+        from tokenizers import Tokenizer
+        from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+        from transformers.tokenization_utils_tokenizers import TokenizersBackend
+    except ImportError:
+        return None
+    cls = type(tokenizer)
+    backend = getattr(tokenizer, "_tokenizer", None)
+    stock = (
+        isinstance(tokenizer, TokenizersBackend)
+        and cls._decode is TokenizersBackend._decode
+        and cls.decode is PreTrainedTokenizerBase.decode
+    )
+    return backend if stock and isinstance(backend, Tokenizer) else None
