@@ -183,8 +183,11 @@ class SlotDecoder:
     @torch.inference_mode()
     def step(self, tokens: list[int]) -> torch.Tensor:
         """Feed each running row its token; the next-token logits [len(self), V] (rows in join order)."""
-        for s, t in zip(self.slot_of, tokens):
-            self.host[0, s], self.host[1, s] = t, self.length[s]
+        slots = self.slot_of
+        staged = self.host.numpy()  # the same (pinned) memory: one numpy write, not two tensor writes a row
+        staged[0, slots] = tokens
+        staged[1, slots] = [self.length[s] for s in slots]
+        for s in slots:
             self.length[s] += 1
         if max(self.length[s] for s in self.slot_of) > self.S_max:
             raise RuntimeError(f"a row outgrew its slot of {self.S_max} columns")
