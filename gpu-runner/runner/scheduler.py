@@ -241,25 +241,28 @@ class Scheduler:
             len(row.out_ids) + 1, self.max_context
         )
 
-    def _pick(self, rows: list[GenRow], logits: torch.Tensor) -> list[tuple[int | None, torch.Tensor]]:
-        """Each row's next token (None: the row failed, alone) and its logits [V], from logits [B, V]:
-        every argmax in one call (one sync); the rows that sample or report logprobs read their logits
-        from one host copy."""
+    def _pick(self, rows: list[GenRow], logits: torch.Tensor) -> list[tuple[int | None, torch.Tensor | None]]:
+        """Each row's next token (None: the row failed, alone) and its logits [V] (None for a greedy row
+        without logprobs, which needs none), from logits [B, V]: every argmax in one call (one sync); the
+        rows that sample or report logprobs read their logits from one host copy."""
         best = logits.argmax(-1).tolist()
         need = [i for i, r in enumerate(rows) if r.temperature >= GREEDY_BELOW or r.logprobs is not None]
         host = dict(zip(need, logits[need].cpu())) if need else {}
         out = []
         for i, r in enumerate(rows):
-            token, row_logits = None, host.get(i, logits[i])
+            token, row_logits = None, host.get(i)  # None: a greedy row without logprobs reads no logits
             if not r.done:
                 try:
-                    token = sample(row_logits, r.temperature, r.top_p, r.gen, best=best[i])
+                    if row_logits is None:
+                        token = best[i]
+                    else:
+                        token = sample(row_logits, r.temperature, r.top_p, r.gen, best=best[i])
                 except Exception as e:
                     self._fail_row(r, e)
             out.append((token, row_logits))
         return out
 
-    def _push(self, row: GenRow, token: int, row_logits: torch.Tensor) -> None:
+    def _push(self, row: GenRow, token: int, row_logits: torch.Tensor | None) -> None:
         try:
             lp = torch.log_softmax(row_logits, dim=-1) if row.logprobs is not None else None
             row.push(token, lp, self.tokens, self.max_context)

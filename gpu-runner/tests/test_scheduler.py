@@ -67,7 +67,8 @@ def test_a_call_with_a_failed_row_answers_500_not_a_retryable_503(runner_for, mo
 
     monkeypatch.setattr(scheduler_module, "sample", broken)
     with pytest.raises(ApiError) as e:
-        r.generate(parse(GenerateRequest, {"requests": [{"prompt": "hi", "max_tokens": 2}]})).results()
+        row = {"prompt": "hi", "max_tokens": 2, "temperature": 0.7, "seed": 1}  # sampled: sample() runs
+        r.generate(parse(GenerateRequest, {"requests": [row]})).results()
     assert e.value.status == 500 and e.value.retry_after is None
 
 
