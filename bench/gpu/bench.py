@@ -9,7 +9,8 @@ DIR/results.json (every figure) and DIR/table.md (the table README.md shows), se
 run cut short still leaves what it measured. Sections: the copy bandwidth and the bound it sets; HF eager
 generate; HF static cache + torch.compile; the runner (static slot cache + CUDA graphs) at 1/8/32/64
 streams, cold vs steady, mixed variants vs base at 3/8/64 rows, prefill, memory, a decode step's GPU time
-and kernels, and each product's time alone and with its adapters beside it (overlap.py); the runner on the growing cache (the old path), last, if the time budget leaves room.
+and kernels, and each product's time alone and with its adapters beside it (overlap.py); the runner on
+the growing cache (the old path), last, if the time budget leaves room.
 """
 
 from __future__ import annotations
@@ -276,7 +277,7 @@ def main() -> int:
     ap.add_argument(
         "--mixed-only",
         action="store_true",
-        help="only the runner's mixed/base/masks rows, its step times and kernels (no peers, no streams)",
+        help="only the runner's mixed/base/masks rows, its step times, kernels and overlap (no peers, no streams)",
     )
     ap.add_argument(
         "--lora-targets",
