@@ -61,8 +61,9 @@ class Tokens:
 
     def decode(self, ids: list[int]) -> str:
         """The tokenizer's decode (special tokens kept, no clean-up). A fast tokenizer's is its Rust
-        backend's decode behind a Python wrapper that costs ~5x the decode itself; every generated token is
-        decoded twice (rows.py), so the backend is called straight where the wrapper adds nothing."""
+        backend's decode behind a Python wrapper that costs more than the decode itself (a two-token window
+        of the house tokenizer: 5.7 against 1.1 us); every generated token is decoded twice (rows.py), so the
+        backend is called straight where the wrapper adds nothing."""
         if self._backend is not None:
             return self._backend.decode(ids, skip_special_tokens=False)
         return self.tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
