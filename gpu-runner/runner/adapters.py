@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -39,8 +40,18 @@ _UNSUPPORTED = {  # adapter_config.json fields we refuse rather than silently ig
 @dataclass
 class ActiveRows:
     groups: dict[str, torch.Tensor] = field(default_factory=dict)  # adapter name -> row indices [n]
-    index: torch.Tensor | None = None  # [B] each row's adapter number (0 = base); set by slots.py
+    index: torch.Tensor | None = None  # [B] each row's adapter number (0 = base): set by indexed()
     selections: dict = field(default_factory=dict)  # owner key -> [B, 1, R] row masks, made once a step
+
+    @contextmanager
+    def indexed(self, index: torch.Tensor | None):
+        """Rows run their own adapters (index [B], 0 = base; None: no adapter row) for one forward pass:
+        the stacked path, with row masks made afresh for this batch."""
+        self.index, self.selections = index, {}
+        try:
+            yield
+        finally:
+            self.index, self.selections = None, {}
 
 
 @dataclass

@@ -175,15 +175,13 @@ def apply_plans(loaded: Loaded, adapters: Adapters, plans: list[Plan]):
     for layer, keep in keeps.items():
         keep = keep.to(device, loaded.dtype)[:, None, :]  # [B, 1, d_ff]
         hooks.append(loaded.ffn(layer).down.register_forward_pre_hook(_masker(keep)))
+    index = None
     if any(p.adapter is not None for p in plans):  # each row its own adapter, all in one stacked product
-        numbers = [adapters.index_of(p.adapter) for p in plans]
-        adapters.active.index = torch.tensor(numbers, device=device)
-        adapters.active.selections = {}
+        index = torch.tensor([adapters.index_of(p.adapter) for p in plans], device=device)
     try:
-        yield
+        with adapters.active.indexed(index):
+            yield
     finally:
-        adapters.active.index = None
-        adapters.active.selections = {}
         for h in hooks:
             h.remove()
 
