@@ -3,10 +3,10 @@
 A decode step of a Llama-shaped layer is four matrix products over packed weights (packed.py: q|k|v,
 o, gate|up, down) and, between them, the glue written here: the adapters' delta and the bias, rotary, the
 KV-cache write, attention over each row's slot, the residual add with the next RMSNorm, and SwiGLU with
-each row's FFN keep-mask. On CPU these
-functions are the step (the tests prove the step equal to Hugging Face's modules and to the growing
-cache); on CUDA, kernels.py computes the same functions with one Triton kernel each (two for attention),
-so a layer launches ten kernels instead of the ~40 small ones this code launches op by op.
+each row's FFN keep-mask. On CPU these functions are the step (the tests prove the step equal to Hugging
+Face's modules and to the growing cache); on CUDA, kernels.py computes the same functions with one Triton
+kernel each (two for attention), so a layer launches ten kernels instead of the ~40 small ones this code
+launches op by op.
 
 Adapters (LoRA, DoRA) ride beside the products, not inside them: a projection's input x gives each row
 its own adapter's delta = ((x A^T) masked to the row's ranks) Bt, which the step computes while the base

@@ -184,17 +184,19 @@ class SlotDecoder:
     def step(self, tokens: list[int]) -> torch.Tensor:
         """Feed each running row its token; the next-token logits [len(self), V] (rows in join order)."""
         slots = self.slot_of
+        positions = [self.length[s] for s in slots]  # each row's token goes to its next column
         staged = self.host.numpy()  # the same (pinned) memory: one numpy write, not two tensor writes a row
         staged[0, slots] = tokens
-        staged[1, slots] = [self.length[s] for s in slots]
+        staged[1, slots] = positions
         for s in slots:
             self.length[s] += 1
-        if max(self.length[s] for s in self.slot_of) > self.S_max:
+        longest = max(positions) + 1
+        if longest > self.S_max:
             raise RuntimeError(f"a row outgrew its slot of {self.S_max} columns")
         self.ids.copy_(self.host[0], non_blocking=True)
         self.pos.copy_(self.host[1], non_blocking=True)
-        B = bucket(max(self.slot_of) + 1)
-        S = bucket(max(self.length[s] for s in self.slot_of), self.S_FLOOR)
+        B = bucket(max(slots) + 1)
+        S = bucket(longest, self.S_FLOOR)
         lora = any(self.adapter_of[s] for s in self.slot_of)
         logits = self._run(B, S, lora)  # [B, V]
         rows = logits[: len(self.slot_of)] if self.order is None else logits.index_select(0, self.order)
@@ -260,7 +262,7 @@ class SlotDecoder:
             ada = group.lora(lora)
             if ada is None:
                 return F.linear(inp, group.weight()), None
-            if self.side is None:
+            if self.side is None:  # CPU: one after the other
                 return F.linear(inp, group.weight()), fn.lora_delta(inp, ada, index, self.deltas[kind][:B])
             main = torch.cuda.current_stream()
             self.side.wait_stream(main)  # the input is ready
@@ -289,9 +291,5 @@ class SlotDecoder:
             nxt = layers[layer + 1].input_layernorm if layer + 1 < len(layers) else model.norm
             y, ada = product(inter, down, 3)
             x, h = fn.add_rms_norm(x, y, down.bias, ada, index, nxt.weight, nxt.variance_epsilon)
-        self.adapters.active.index = self.adapter_index[:B] if lora else None  # an adapter on lm_head
-        self.adapters.active.selections = {}
-        try:
+        with self.adapters.active.indexed(self.adapter_index[:B] if lora else None):  # an adapter on lm_head
             return self.loaded.model.lm_head(h[:, None])[:, 0]  # [B, V]
-        finally:
-            self.adapters.active.index = None
